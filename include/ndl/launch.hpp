@@ -1,0 +1,271 @@
+/// @file launch.hpp
+/// The launcher: `ndl::call_kernel` and `ndl::call_kernel_async`.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "ndl/detail/cpu_entry.hpp"
+#include "ndl/detail/launch_record.hpp"
+#include "ndl/memory/array.hpp"
+#include "ndl/nd_range.hpp"
+#include "ndl/queue.hpp"
+
+namespace ndl {
+
+namespace detail {
+
+/// How one host-side argument becomes a kernel argument.
+///
+/// Scalars, pointers, views and other trivially copyable values pass by value.
+template <class T>
+struct kernel_arg {
+  using kernel_type = T;
+  static constexpr bool is_array = false;
+  static const T& to_kernel(const T& v) { return v; }
+};
+
+/// An `ndl::array` arrives in the kernel as an `ndl::view` and is kept alive by async launches.
+template <class T, int Dim>
+struct kernel_arg<array<T, Dim>> {
+  using kernel_type = view<T, Dim>;
+  static constexpr bool is_array = true;
+  static view<T, Dim> to_kernel(const array<T, Dim>& a) { return a.get_view(); }
+};
+
+template <class T>
+using kernel_arg_t = typename kernel_arg<std::remove_cvref_t<T>>::kernel_type;
+
+template <class T>
+inline constexpr bool is_array_arg_v = kernel_arg<std::remove_cvref_t<T>>::is_array;
+
+template <class Space>
+struct space_traits;
+template <int Dim>
+struct space_traits<range<Dim>> {
+  using item_type = item<Dim>;
+  static constexpr int dims = Dim;
+  static index_space erase(const range<Dim>& r) {
+    index_space s;
+    s.dims = Dim;
+    for (int d = 0; d < Dim; ++d) s.global[d] = r[d];
+    return s;
+  }
+};
+template <int Dim>
+struct space_traits<nd_range<Dim>> {
+  using item_type = nd_item<Dim>;
+  static constexpr int dims = Dim;
+  static index_space erase(const nd_range<Dim>& r) {
+    index_space s;
+    s.dims = Dim;
+    s.is_nd = true;
+    for (int d = 0; d < Dim; ++d) {
+      s.global[d] = r.get_global_range()[d];
+      s.local[d] = r.get_local_range()[d];
+    }
+    return s;
+  }
+};
+
+template <class Space>
+concept index_space_type = requires { space_traits<std::remove_cvref_t<Space>>::dims; };
+
+/// The kernel object and its converted arguments.
+template <class Kernel, class... KArgs>
+struct payload {
+  Kernel kernel;
+  std::tuple<KArgs...> args;
+
+  template <class Item>
+  NDL_ALWAYS_INLINE void invoke(const Item& it) const {
+    std::apply([&](const KArgs&... a) { kernel(it, a...); }, args);
+  }
+};
+
+/// An async launch's payload plus the owners of its array arguments.
+template <class Payload, size_t NumOwners>
+struct owning_payload final : owned_payload {
+  template <class... A>
+  explicit owning_payload(A&&... a) : value{std::forward<A>(a)...} {}
+  Payload value;
+  std::array<std::shared_ptr<const void>, NumOwners> owners;
+};
+
+/// Checks the kernel's signature at compile time with a readable message.
+template <class Kernel, class Item, class... KArgs>
+constexpr bool kernel_signature_ok() {
+  constexpr bool args_copyable = (std::is_trivially_copyable_v<KArgs> && ...);
+  static_assert(args_copyable,
+                "ndl: every kernel argument must be an ndl::array, an ndl::view, a scalar, a "
+                "pointer or a trivially copyable struct (it is copied into the kernel)");
+  constexpr bool invocable = std::is_invocable_v<const Kernel&, const Item&, const KArgs&...>;
+  static_assert(invocable,
+                "ndl: the kernel is not invocable as kernel(item, args...). A kernel launched "
+                "over ndl::range<D> takes ndl::item<D> first, one launched over "
+                "ndl::nd_range<D> takes ndl::nd_item<D>; then come the arguments, where each "
+                "ndl::array<T, D> arrives as ndl::view<T, D> and every other argument by value");
+  if constexpr (args_copyable && invocable) {
+    static_assert(
+        std::is_void_v<std::invoke_result_t<const Kernel&, const Item&, const KArgs&...>>,
+        "ndl: a kernel must return void");
+    return true;
+  } else {
+    return false;
+  }
+}
+
+template <class Payload, class Space>
+kernel_record make_record(const Payload& p, const Space& space) {
+  using traits = space_traits<Space>;
+  kernel_record rec;
+  rec.kernel_type = &typeid(decltype(p.kernel));
+  rec.space = traits::erase(space);
+  rec.payload = &p;
+  if constexpr (std::is_same_v<typename traits::item_type, item<traits::dims>>)
+    rec.cpu_entry = &cpu_range_entry<Payload, traits::dims>;
+  else
+    rec.cpu_entry = &cpu_nd_entry<Payload, traits::dims>;
+  return rec;
+}
+
+template <class... Args>
+std::array<arg_placement, sizeof...(Args)> placements(const Args&... args) {
+  std::array<arg_placement, sizeof...(Args)> out{};
+  int pos = 0;
+  size_t n = 0;
+  (
+      [&](const auto& a) {
+        if constexpr (is_array_arg_v<decltype(a)>)
+          out[n++] = arg_placement{pos, &typeid(a), a.get_queue().impl().get()};
+        ++pos;
+      }(args),
+      ...);
+  return out;
+}
+
+template <class... Args>
+inline constexpr size_t num_arrays = (size_t{0} + ... + (is_array_arg_v<Args> ? 1 : 0));
+
+template <class Kernel, class... Args>
+std::shared_ptr<queue_impl> queue_of_args(const Args&... args) {
+  auto p = placements(args...);
+  return infer_queue(typeid(Kernel), p.data(), num_arrays<Args...>);
+}
+
+template <class Kernel, class... Args>
+void check_explicit_queue(const queue& q, const Args&... args) {
+  if constexpr (num_arrays<Args...> != 0) {
+    auto p = placements(args...);
+    check_arg_devices(q.impl(), typeid(Kernel), p.data(), num_arrays<Args...>);
+  }
+}
+
+template <class Kernel, class Space, class... Args>
+void launch_sync(const std::shared_ptr<queue_impl>& q, const Kernel& kernel, const Space& space,
+                 const Args&... args) {
+  using item_type = typename space_traits<Space>::item_type;
+  if constexpr (kernel_signature_ok<Kernel, item_type, kernel_arg_t<Args>...>()) {
+    using payload_t = payload<Kernel, kernel_arg_t<Args>...>;
+    const payload_t p{kernel, {kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...}};
+    submit_sync(q, make_record(p, space));
+  }
+}
+
+template <class Kernel, class Space, class... Args>
+launch_events launch_async(const std::shared_ptr<queue_impl>& q, const Kernel& kernel,
+                           const Space& space, event_list deps, const Args&... args) {
+  using item_type = typename space_traits<Space>::item_type;
+  if constexpr (kernel_signature_ok<Kernel, item_type, kernel_arg_t<Args>...>()) {
+    using payload_t = payload<Kernel, kernel_arg_t<Args>...>;
+    constexpr size_t n_owners = num_arrays<Args...>;
+    auto owned = std::make_unique<owning_payload<payload_t, n_owners>>(
+        kernel, std::tuple<kernel_arg_t<Args>...>{
+                    kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...});
+    size_t n = 0;
+    (
+        [&](const auto& a) {
+          if constexpr (is_array_arg_v<decltype(a)>) owned->owners[n++] = a.owner();
+        }(args),
+        ...);
+    const kernel_record rec = make_record(owned->value, space);
+    return submit_async(q, rec, std::move(owned), deps);
+  } else {
+    return {};
+  }
+}
+
+}  // namespace detail
+
+/// Runs `kernel` over `space` on the queue inferred from the array arguments, and blocks
+/// until it has finished.
+///
+/// The kernel is any callable taking `ndl::item<D>` (for a `range<D>`) or `ndl::nd_item<D>`
+/// (for an `nd_range<D>`) followed by the arguments: each `ndl::array<T, D>` arrives as an
+/// `ndl::view<T, D>`, every other argument (scalars, pointers, views, trivially copyable
+/// structs) by value. All array arguments must be on the same queue ("compute follows
+/// data"); with none, the default queue is used.
+///
+/// @code
+/// auto a = ndl::array<float>::full({n}, 1.0f), b = ndl::array<float>::zeros({n});
+/// ndl::call_kernel([](ndl::item<1> it, ndl::view<float, 1> a, ndl::view<float, 1> b, float s) {
+///   b[it.get_id(0)] = s * a[it.get_id(0)];
+/// }, ndl::range{n}, a, b, 2.0f);
+/// @endcode
+///
+/// @throws ndl::error queue_inference when array arguments are on different queues (naming
+///         each); invalid_range when the index space exceeds the device's limits;
+///         kernel_failure when a work-item throws (naming the kernel and the work-item).
+template <class Kernel, class Space, class... Args>
+  requires(!std::is_same_v<std::remove_cvref_t<Kernel>, queue> && detail::index_space_type<Space>)
+void call_kernel(const Kernel& kernel, const Space& space, const Args&... args) {
+  detail::launch_sync(detail::queue_of_args<Kernel>(args...), kernel, space, args...);
+}
+
+/// Runs `kernel` over `space` on the explicit queue `q` and blocks until it has finished.
+/// @throws ndl::error invalid_argument when an array argument lives on another device; see
+///         the inferred-queue form for the others.
+template <class Kernel, class Space, class... Args>
+  requires detail::index_space_type<Space>
+void call_kernel(const queue& q, const Kernel& kernel, const Space& space, const Args&... args) {
+  detail::check_explicit_queue<Kernel>(q, args...);
+  detail::launch_sync(q.impl(), kernel, space, args...);
+}
+
+/// Submits `kernel` over `space` after `dependent_events`, on the queue inferred from the
+/// array arguments, and returns at once with `{host_event, device_event}`.
+///
+/// The device event completes when the kernel has finished; the host event after it, once
+/// every `ndl::array` argument has been released. Until then the arrays stay allocated even
+/// if the caller drops every reference to them and to both events.
+///
+/// @code
+/// auto [host, dev] = ndl::call_kernel_async(add, ndl::range{n}, {}, a, b, c);
+/// auto [host2, dev2] = ndl::call_kernel_async(add, ndl::range{n}, {dev}, a, c, b);
+/// dev2.wait();
+/// @endcode
+///
+/// @throws ndl::error as call_kernel for the checks made before submission; errors raised
+///         while the kernel runs are rethrown by the events' `wait()`.
+template <class Kernel, class Space, class... Args>
+  requires(!std::is_same_v<std::remove_cvref_t<Kernel>, queue> && detail::index_space_type<Space>)
+launch_events call_kernel_async(const Kernel& kernel, const Space& space,
+                                event_list dependent_events, const Args&... args) {
+  return detail::launch_async(detail::queue_of_args<Kernel>(args...), kernel, space,
+                              dependent_events, args...);
+}
+
+/// Submits `kernel` over `space` on the explicit queue `q` after `dependent_events`.
+/// @throws ndl::error as the inferred-queue form.
+template <class Kernel, class Space, class... Args>
+  requires detail::index_space_type<Space>
+launch_events call_kernel_async(const queue& q, const Kernel& kernel, const Space& space,
+                                event_list dependent_events, const Args&... args) {
+  detail::check_explicit_queue<Kernel>(q, args...);
+  return detail::launch_async(q.impl(), kernel, space, dependent_events, args...);
+}
+
+}  // namespace ndl

@@ -1,0 +1,58 @@
+// The internal interface every backend implements. The runtime (src/core) talks to devices
+// only through it; backends never include each other.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ndl/device.hpp"
+#include "ndl/memory/usm.hpp"
+
+namespace ndl::detail {
+
+struct command;
+class progress;
+
+/// What a backend reports about one of its devices.
+struct device_info {
+  std::string name;
+  device_kind kind = device_kind::cpu;
+  unsigned compute_units = 1;
+  size_t max_work_group_size = 1;
+  size_t local_memory_bytes = 0;
+};
+
+/// A family of devices driven the same way (the CPU thread pool, CUDA).
+class backend {
+ public:
+  virtual ~backend() = default;
+
+  /// Which backend this is.
+  virtual backend_kind kind() const = 0;
+
+  /// The devices, in ordinal order; called once at start-up.
+  virtual std::vector<device_info> devices() = 0;
+
+  /// Allocates `bytes` (> 0) of `kind` memory for device `ordinal`; null when out of memory.
+  virtual void* allocate(int ordinal, usm_kind kind, size_t bytes) = 0;
+
+  /// Frees memory from allocate().
+  virtual void deallocate(int ordinal, usm_kind kind, void* ptr) noexcept = 0;
+
+  /// Runs a command whose dependencies have all completed. The backend must eventually call
+  /// `finish_command(cmd)` exactly once, from any thread.
+  virtual void execute(std::shared_ptr<command> cmd) = 0;
+
+  /// Runs one piece of queued work on the calling thread, if there is any; returns whether
+  /// it did. Waiting threads call it so that blocking never starves the backend.
+  virtual bool help_one() = 0;
+
+  /// True when some queued work could be run by help_one().
+  virtual bool has_work() const = 0;
+};
+
+/// Creates the backends compiled into this build (defined in backends.cpp).
+std::vector<std::unique_ptr<backend>> create_backends(progress& waiter);
+
+}  // namespace ndl::detail

@@ -1,0 +1,14 @@
+// The list of backends compiled into this build.
+#include "backend/backend.hpp"
+
+namespace ndl::detail {
+
+std::unique_ptr<backend> make_cpu_backend(progress& waiter);
+
+std::vector<std::unique_ptr<backend>> create_backends(progress& waiter) {
+  std::vector<std::unique_ptr<backend>> out;
+  out.push_back(make_cpu_backend(waiter));
+  return out;
+}
+
+}  // namespace ndl::detail

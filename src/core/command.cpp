@@ -1,0 +1,112 @@
+#include "core/command.hpp"
+
+#include <cxxabi.h>
+
+#include <cstdlib>
+
+#include "core/queue_impl.hpp"
+#include "core/runtime.hpp"
+#include "ndl/error.hpp"
+
+namespace ndl::detail {
+
+std::string demangle(const std::type_info& t) {
+  int status = 0;
+  char* name = abi::__cxa_demangle(t.name(), nullptr, nullptr, &status);
+  std::string out = (status == 0 && name) ? name : t.name();
+  std::free(name);
+  return out;
+}
+
+std::string command::describe() const {
+  switch (kind) {
+    case command_kind::kernel:
+      if (record.name) return std::string("kernel '") + record.name + "'";
+      return "kernel '" + (record.kernel_type ? demangle(*record.kernel_type) : "?") + "'";
+    case command_kind::copy: return "memcpy";
+    case command_kind::fill: return "fill";
+    case command_kind::strided_read: return "array copy to host";
+    case command_kind::strided_write: return "array copy from host";
+  }
+  return "command";
+}
+
+std::exception_ptr kernel_error(const command& cmd, const cpu_failure& failure) {
+  std::string cause;
+  try {
+    std::rethrow_exception(failure.error);
+  } catch (const std::exception& e) {
+    cause = e.what();
+  } catch (...) {
+    cause = "an exception not derived from std::exception";
+  }
+  const index_space& s = cmd.record.space;
+  std::string id = "(";
+  for (int d = 0; d < s.dims; ++d) id += (d ? ", " : "") + std::to_string(failure.id[d]);
+  id += ")";
+  return std::make_exception_ptr(
+      error(errc::kernel_failure, cmd.describe() + " failed at work-item " + id + ": " + cause));
+}
+
+namespace {
+void start(const std::shared_ptr<command>& cmd) noexcept {
+  if (cmd->dependency_error) {
+    std::string cause = "unknown error";
+    try {
+      std::rethrow_exception(cmd->dependency_error);
+    } catch (const std::exception& e) {
+      cause = e.what();
+    } catch (...) {
+    }
+    cmd->failure = std::make_exception_ptr(
+        error(errc::dependency_failed,
+              cmd->describe() + " did not run because a command it depends on failed: " + cause));
+    finish_command(cmd);
+    return;
+  }
+  if (cmd->device_event.profiling()) cmd->device_event.t_start = now_ns();
+  try {
+    cmd->queue->device().owner->execute(cmd);
+  } catch (...) {
+    cmd->failure = std::current_exception();
+    finish_command(cmd);
+  }
+}
+}  // namespace
+
+void dependency_done(const std::shared_ptr<command>& cmd, const std::exception_ptr& error,
+                     bool propagate) noexcept {
+  if (error && propagate) {
+    std::lock_guard lock(cmd->failure_mutex);
+    if (!cmd->dependency_error) cmd->dependency_error = error;
+  }
+  // acq_rel: the thread that takes `pending` to zero sees every dependency's error.
+  if (cmd->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) start(cmd);
+}
+
+void finish_command(const std::shared_ptr<command>& cmd) noexcept {
+  std::exception_ptr error;
+  {
+    std::lock_guard lock(cmd->failure_mutex);
+    error = cmd->failure;
+  }
+  if (cmd->device_event.profiling()) {
+    const auto t = now_ns();
+    if (cmd->device_event.t_start == 0) cmd->device_event.t_start = t;
+    cmd->device_event.t_end = t;
+    cmd->host_event.t_start = cmd->device_event.t_start;
+  }
+  cmd->device_event.complete(error);
+  // Releasing the payload drops the launch's references to its arrays; this may free them.
+  cmd->payload.reset();
+  if (cmd->host_event.profiling()) cmd->host_event.t_end = now_ns();
+  cmd->host_event.complete(error);
+  std::shared_ptr<queue_impl> q = std::move(cmd->queue);
+  q->on_finished(cmd, error);
+  q.reset();
+  auto& rt = runtime::get();
+  rt.in_flight.fetch_sub(1, std::memory_order_acq_rel);
+  rt.waiter().notify();
+}
+
+}  // namespace ndl::detail

@@ -1,0 +1,82 @@
+// A command: one kernel launch, copy or fill submitted to a queue, with its two events and
+// its dependency bookkeeping.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/event_state.hpp"
+#include "ndl/detail/launch_record.hpp"
+
+namespace ndl::detail {
+
+class queue_impl;
+
+enum class command_kind {
+  kernel,         // record (+ payload for async launches)
+  copy,           // bytes from src to dst
+  fill,           // count copies of a pattern
+  strided_read,   // strided array -> contiguous row-major
+  strided_write,  // contiguous row-major -> strided array
+};
+
+struct command {
+  command(command_kind k, std::shared_ptr<queue_impl> q, bool profiling)
+      : kind(k), queue(std::move(q)), device_event(profiling), host_event(profiling) {}
+
+  command_kind kind;
+  std::shared_ptr<queue_impl> queue;  // keeps the queue alive while the command is in flight
+
+  // kernel
+  kernel_record record;
+  std::unique_ptr<owned_payload> payload;  // async launches only
+
+  // copies and fills
+  void* dst = nullptr;
+  const void* src = nullptr;
+  size_t bytes = 0;  // copy: bytes; fill: element count
+  unsigned char pattern[64] = {};
+  size_t pattern_size = 0;
+  size_t elem_size = 0;  // strided copies
+  int dims = 0;
+  size_t shape[3] = {1, 1, 1};
+  ptrdiff_t strides[3] = {0, 0, 0};
+
+  event_state device_event;  // the command has run
+  event_state host_event;    // ...and released what it kept alive
+
+  // Dependencies not yet complete, plus one held by the submitter until it has registered
+  // them all (so that the command cannot start half-registered).
+  std::atomic<int> pending{1};
+  std::mutex failure_mutex;
+  std::exception_ptr dependency_error;  // first failed explicit dependency
+  std::exception_ptr failure;           // first failure while running
+  std::atomic<bool> cancelled{false};   // set on failure: later chunks are skipped
+
+  /// Records a failure while running (keeps the first) and cancels the rest.
+  void fail(std::exception_ptr e) {
+    std::lock_guard lock(failure_mutex);
+    if (!failure) failure = std::move(e);
+    cancelled.store(true, std::memory_order_relaxed);
+  }
+
+  /// A name for messages: the kernel's name or the kind of command.
+  std::string describe() const;
+};
+
+/// Called by a backend when a command has finished running: completes the device event,
+/// releases kept-alive arguments, completes the host event and updates the queue.
+void finish_command(const std::shared_ptr<command>& cmd) noexcept;
+
+/// The error of a kernel whose work-item threw on the CPU: names the kernel, the work-item
+/// and the index space, and carries the original message.
+std::exception_ptr kernel_error(const command& cmd, const cpu_failure& failure);
+
+/// Called when one dependency of `cmd` completed; starts the command after the last one.
+void dependency_done(const std::shared_ptr<command>& cmd, const std::exception_ptr& error,
+                     bool propagate) noexcept;
+
+}  // namespace ndl::detail

@@ -1,0 +1,57 @@
+// The shared state behind ndl::queue.
+#pragma once
+
+#include <atomic>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/command.hpp"
+#include "core/runtime.hpp"
+#include "ndl/queue.hpp"
+
+namespace ndl::detail {
+
+class queue_impl : public std::enable_shared_from_this<queue_impl> {
+ public:
+  queue_impl(const device_impl& dev, queue_options options);
+  ~queue_impl();
+  queue_impl(const queue_impl&) = delete;
+  queue_impl& operator=(const queue_impl&) = delete;
+
+  const device_impl& device() const { return dev_; }
+  const queue_options& options() const { return options_; }
+  std::string describe() const;
+
+  /// A new command of `kind` for this queue.
+  std::shared_ptr<command> make_command(command_kind kind, std::shared_ptr<queue_impl> self) const;
+
+  /// Orders `cmd` after `deps` (and after the previous command on an in-order queue), counts
+  /// it in flight and starts it once its dependencies have completed.
+  void submit(const std::shared_ptr<command>& cmd, event_list deps);
+
+  /// Waits for every command in flight; throws the first unobserved error.
+  void wait();
+
+  /// Called by finish_command().
+  void on_finished(const std::shared_ptr<command>& cmd, const std::exception_ptr& error);
+
+ private:
+  struct failure_record {
+    std::exception_ptr error;
+    std::shared_ptr<command> cmd;  // no cycle: a finished command no longer holds its queue
+  };
+  bool observed(const failure_record& f) const;
+
+  const device_impl& dev_;
+  queue_options options_;
+  int id_;
+  std::atomic<long> in_flight_{0};
+  std::mutex mutex_;                // guards last_ and failures_
+  std::shared_ptr<command> last_;   // in-order queues: the command submitted last
+  std::vector<failure_record> failures_;
+};
+
+}  // namespace ndl::detail

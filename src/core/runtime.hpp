@@ -1,0 +1,60 @@
+// The process-wide runtime: backends, the device registry, default queues, the progress
+// engine and the count of commands in flight (drained at exit).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backend/backend.hpp"
+#include "core/progress.hpp"
+#include "ndl/device.hpp"
+
+namespace ndl::detail {
+
+class queue_impl;
+
+struct device_impl {
+  backend* owner = nullptr;
+  backend_kind backend_type = backend_kind::cpu;
+  int ordinal = 0;  // within its backend
+  std::string filter;
+  device_info info;
+};
+
+class runtime {
+ public:
+  /// The runtime, created on first use.
+  static runtime& get();
+
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  const std::vector<std::unique_ptr<device_impl>>& devices() const { return devices_; }
+  const device_impl& default_device();
+  std::shared_ptr<queue_impl> default_queue(const device_impl& dev);
+
+  progress& waiter() { return progress_; }
+
+  /// Commands submitted and not yet finished, in every queue.
+  std::atomic<long> in_flight{0};
+
+ private:
+  runtime();
+
+  std::vector<std::unique_ptr<backend>> backends_;
+  std::vector<backend*> helpers_;
+  std::vector<std::unique_ptr<device_impl>> devices_;
+  progress progress_;
+  std::mutex mutex_;  // guards default_queues_ and default_device_
+  std::vector<std::shared_ptr<queue_impl>> default_queues_;
+  const device_impl* default_device_ = nullptr;
+};
+
+/// Devices matching a filter string (see ndl::device); throws invalid_argument when malformed.
+std::vector<const device_impl*> match_devices(std::string_view filter);
+
+}  // namespace ndl::detail

@@ -1,0 +1,154 @@
+#include "cpu/thread_pool.hpp"
+
+#include <cstring>
+
+namespace ndl::cpu {
+
+thread_pool::thread_pool(unsigned workers, detail::progress& waiter) : waiter_(waiter) {
+  if (workers == 0) workers = 1;
+  threads_.reserve(workers);
+  for (unsigned i = 0; i < workers; ++i) threads_.emplace_back([this] { worker_loop(); });
+}
+
+thread_pool::~thread_pool() {
+  stop_.store(true, std::memory_order_release);
+  waiter_.notify();
+  for (auto& t : threads_) t.join();
+}
+
+void thread_pool::worker_loop() {
+  while (!stop_.load(std::memory_order_acquire)) {
+    if (run_one()) continue;
+    waiter_.wait_until([this] { return stop_.load(std::memory_order_acquire) || has_work(); });
+  }
+}
+
+void thread_pool::push(std::shared_ptr<detail::command> cmd, size_t units, size_t num_chunks) {
+  if (units == 0 || num_chunks == 0) {
+    detail::finish_command(cmd);
+    return;
+  }
+  auto* j = new job;
+  j->cmd = std::move(cmd);
+  j->units = units;
+  j->num_chunks = num_chunks;
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(j);
+    queued_.store(jobs_.size(), std::memory_order_release);
+  }
+  waiter_.notify();
+}
+
+bool thread_pool::run_one() {
+  if (!has_work()) return false;
+  job* j;
+  size_t chunk;
+  {
+    std::lock_guard lock(mutex_);
+    if (jobs_.empty()) return false;
+    j = jobs_.front();
+    chunk = j->next++;
+    if (j->next == j->num_chunks) {
+      jobs_.pop_front();
+      queued_.store(jobs_.size(), std::memory_order_release);
+    }
+  }
+  detail::command& cmd = *j->cmd;
+  if (chunk == 0) cmd.device_event.mark_running();
+  if (!cmd.cancelled.load(std::memory_order_relaxed)) {
+    const size_t first = chunk * j->units / j->num_chunks;
+    const size_t last = (chunk + 1) * j->units / j->num_chunks;
+    run_chunk(cmd, first, last);
+  }
+  // acq_rel: the thread finishing the last chunk sees every other chunk's writes.
+  if (j->finished.fetch_add(1, std::memory_order_acq_rel) + 1 == j->num_chunks) {
+    std::shared_ptr<detail::command> done = std::move(j->cmd);
+    delete j;
+    detail::finish_command(done);
+  }
+  return true;
+}
+
+namespace {
+
+// Visits the rows (last dimension) of a strided array in [first_row, last_row) as
+// (element offset of the row start, row index in row-major order).
+template <class F>
+void for_rows(const detail::command& c, size_t first_row, size_t last_row, F&& f) {
+  size_t idx[3] = {0, 0, 0};
+  const int outer = c.dims - 1;
+  for (size_t row = first_row; row < last_row; ++row) {
+    size_t r = row;
+    ptrdiff_t off = 0;
+    for (int d = outer - 1; d >= 0; --d) {
+      idx[d] = r % c.shape[d];
+      r /= c.shape[d];
+      off += static_cast<ptrdiff_t>(idx[d]) * c.strides[d];
+    }
+    f(off, row);
+  }
+}
+
+}  // namespace
+
+void thread_pool::run_chunk(detail::command& cmd, size_t first, size_t last) {
+  using detail::command_kind;
+  switch (cmd.kind) {
+    case command_kind::kernel: {
+      detail::cpu_failure failure;
+      const auto& r = cmd.record;
+      try {
+        if (!r.cpu_entry(r.payload, r.space, first, last, failure))
+          cmd.fail(detail::kernel_error(cmd, failure));
+      } catch (...) {
+        cmd.fail(std::current_exception());
+      }
+      break;
+    }
+    case command_kind::copy:
+      std::memcpy(static_cast<char*>(cmd.dst) + first, static_cast<const char*>(cmd.src) + first,
+                   last - first);
+      break;
+    case command_kind::fill: {
+      auto* out = static_cast<unsigned char*>(cmd.dst);
+      const size_t n = cmd.pattern_size;
+      if (n == 1) {
+        std::memset(out + first, cmd.pattern[0], last - first);
+      } else {
+        for (size_t i = first; i < last; ++i) std::memcpy(out + i * n, cmd.pattern, n);
+      }
+      break;
+    }
+    case command_kind::strided_read:
+    case command_kind::strided_write: {
+      const size_t es = cmd.elem_size;
+      const size_t inner = cmd.shape[cmd.dims - 1];
+      const ptrdiff_t s = cmd.strides[cmd.dims - 1];
+      const bool read = cmd.kind == command_kind::strided_read;
+      for_rows(cmd, first, last, [&](ptrdiff_t off, size_t row) {
+        auto* strided = static_cast<char*>(read ? const_cast<void*>(cmd.src) : cmd.dst);
+        auto* packed = static_cast<char*>(read ? cmd.dst : const_cast<void*>(cmd.src));
+        char* base = strided + off * static_cast<ptrdiff_t>(es);
+        char* dense = packed + row * inner * es;
+        if (s == 1) {
+          if (read)
+            std::memcpy(dense, base, inner * es);
+          else
+            std::memcpy(base, dense, inner * es);
+          return;
+        }
+        for (size_t i = 0; i < inner; ++i) {
+          char* e = base + static_cast<ptrdiff_t>(i) * s * static_cast<ptrdiff_t>(es);
+          if (read)
+            std::memcpy(dense + i * es, e, es);
+          else
+            std::memcpy(e, dense + i * es, es);
+        }
+      });
+      break;
+    }
+  }
+}
+
+}  // namespace ndl::cpu
