@@ -19,10 +19,12 @@ class progress {
     if (sleepers_.load(std::memory_order_seq_cst) != 0) epoch_.notify_all();
   }
 
-  /// The backends whose queued work a waiting thread may run (set once at start-up).
+  /// The backends whose queued work a waiting thread may run: set at start-up (workers
+  /// may already be waiting) and cleared at shutdown.
   void set_helpers(backend* const* helpers, int count) noexcept {
-    helpers_ = helpers;
-    num_helpers_ = count;
+    for (int i = 0; i < max_helpers; ++i)
+      // Release pairs with the acquire loads in help() and has_work().
+      helpers_[i].store(i < count ? helpers[i] : nullptr, std::memory_order_release);
   }
 
   /// Blocks until `done()` is true, running queued work while there is some.
@@ -64,8 +66,8 @@ class progress {
 
   std::atomic<std::uint32_t> epoch_{0};
   std::atomic<int> sleepers_{0};
-  backend* const* helpers_ = nullptr;
-  int num_helpers_ = 0;
+  static constexpr int max_helpers = 4;
+  std::atomic<backend*> helpers_[max_helpers] = {};
 };
 
 }  // namespace ndl::detail

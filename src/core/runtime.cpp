@@ -78,14 +78,18 @@ std::shared_ptr<queue_impl> runtime::default_queue(const device_impl& dev) {
 }
 
 bool progress::help() {
-  for (int i = 0; i < num_helpers_; ++i)
-    if (helpers_[i]->help_one()) return true;
+  for (const auto& h : helpers_) {
+    backend* b = h.load(std::memory_order_acquire);
+    if (b && b->help_one()) return true;
+  }
   return false;
 }
 
 bool progress::has_work() const {
-  for (int i = 0; i < num_helpers_; ++i)
-    if (helpers_[i]->has_work()) return true;
+  for (const auto& h : helpers_) {
+    backend* b = h.load(std::memory_order_acquire);
+    if (b && b->has_work()) return true;
+  }
   return false;
 }
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what ndlaunch needs to build, test and benchmark on Debian 12 (or Ubuntu).
+# Idempotent: packages already present are skipped.
+set -euo pipefail
+
+packages=(cmake ninja-build g++ clang clang-format libgtest-dev libbenchmark-dev libomp-dev git)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
