@@ -12,15 +12,15 @@ namespace ndl {
 
 /// What went wrong; every ndl::error carries one.
 enum class errc {
-  invalid_range,     ///< an index space is malformed or exceeds the device's limits
-  queue_inference,   ///< array arguments live on different queues (compute follows data)
-  invalid_argument,  ///< a value passed to an API call is not acceptable
-  unsupported,       ///< the operation is not available on this device or build
-  out_of_memory,     ///< an allocation failed
-  kernel_failure,    ///< a kernel raised an error while running
-  device_lost,       ///< the device can no longer be used
-  backend_failure,   ///< the backend (driver, OS) reported an error
-  dependency_failed, ///< a command did not run because a command it depends on failed
+  invalid_range,      ///< an index space is malformed or exceeds the device's limits
+  queue_inference,    ///< array arguments live on different queues (compute follows data)
+  invalid_argument,   ///< a value passed to an API call is not acceptable
+  unsupported,        ///< the operation is not available on this device or build
+  out_of_memory,      ///< an allocation failed
+  kernel_failure,     ///< a kernel raised an error while running
+  device_lost,        ///< the device can no longer be used
+  backend_failure,    ///< the backend (driver, OS) reported an error
+  dependency_failed,  ///< a command did not run because a command it depends on failed
 };
 
 /// The name of an error code, for example "invalid_range".

@@ -64,9 +64,7 @@ class NDL_API event {
   /// Wraps a shared state (internal).
   explicit event(std::shared_ptr<detail::event_state> s) noexcept : state_(std::move(s)) {}
 
-  friend bool operator==(const event& a, const event& b) noexcept {
-    return a.state_ == b.state_;
-  }
+  friend bool operator==(const event& a, const event& b) noexcept { return a.state_ == b.state_; }
 
  private:
   std::shared_ptr<detail::event_state> state_;
@@ -90,14 +88,21 @@ class event_list {
 #endif
   event_list(const std::vector<event>& events) noexcept
       : data_(events.data()), size_(events.size()) {}
-  event_list(std::span<const event> events) noexcept
-      : data_(events.data()), size_(events.size()) {}
+  event_list(std::span<const event> events) noexcept : data_(events.data()), size_(events.size()) {}
   event_list(const event& e) noexcept : data_(&e), size_(1) {}
 
-  const event* begin() const noexcept { return data_; }
-  const event* end() const noexcept { return data_ + size_; }
-  std::size_t size() const noexcept { return size_; }
-  bool empty() const noexcept { return size_ == 0; }
+  const event* begin() const noexcept {
+    return data_;
+  }
+  const event* end() const noexcept {
+    return data_ + size_;
+  }
+  std::size_t size() const noexcept {
+    return size_;
+  }
+  bool empty() const noexcept {
+    return size_ == 0;
+  }
 
  private:
   const event* data_ = nullptr;

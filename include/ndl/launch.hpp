@@ -51,7 +51,8 @@ struct space_traits<range<Dim>> {
   static index_space erase(const range<Dim>& r) {
     index_space s;
     s.dims = Dim;
-    for (int d = 0; d < Dim; ++d) s.global[d] = r[d];
+    for (int d = 0; d < Dim; ++d)
+      s.global[d] = r[d];
     return s;
   }
 };
@@ -72,7 +73,9 @@ struct space_traits<nd_range<Dim>> {
 };
 
 template <class Space>
-concept index_space_type = requires { space_traits<std::remove_cvref_t<Space>>::dims; };
+concept index_space_type = requires {
+  space_traits<std::remove_cvref_t<Space>>::dims;
+};
 
 /// The kernel object and its converted arguments.
 template <class Kernel, class... KArgs>
@@ -109,9 +112,8 @@ constexpr bool kernel_signature_ok() {
                 "ndl::nd_range<D> takes ndl::nd_item<D>; then come the arguments, where each "
                 "ndl::array<T, D> arrives as ndl::view<T, D> and every other argument by value");
   if constexpr (args_copyable && invocable) {
-    static_assert(
-        std::is_void_v<std::invoke_result_t<const Kernel&, const Item&, const KArgs&...>>,
-        "ndl: a kernel must return void");
+    static_assert(std::is_void_v<std::invoke_result_t<const Kernel&, const Item&, const KArgs&...>>,
+                  "ndl: a kernel must return void");
     return true;
   } else {
     return false;
@@ -220,8 +222,9 @@ launch_events launch_async(const std::shared_ptr<queue_impl>& q, const Kernel& k
 ///         each); invalid_range when the index space exceeds the device's limits;
 ///         kernel_failure when a work-item throws (naming the kernel and the work-item).
 template <class Kernel, class Space, class... Args>
-  requires(!std::is_same_v<std::remove_cvref_t<Kernel>, queue> && detail::index_space_type<Space>)
-void call_kernel(const Kernel& kernel, const Space& space, const Args&... args) {
+requires(!std::is_same_v<std::remove_cvref_t<Kernel>, queue> &&
+         detail::index_space_type<Space>) void call_kernel(const Kernel& kernel, const Space& space,
+                                                           const Args&... args) {
   detail::launch_sync(detail::queue_of_args<Kernel>(args...), kernel, space, args...);
 }
 
@@ -229,7 +232,7 @@ void call_kernel(const Kernel& kernel, const Space& space, const Args&... args) 
 /// @throws ndl::error invalid_argument when an array argument lives on another device; see
 ///         the inferred-queue form for the others.
 template <class Kernel, class Space, class... Args>
-  requires detail::index_space_type<Space>
+requires detail::index_space_type<Space>
 void call_kernel(const queue& q, const Kernel& kernel, const Space& space, const Args&... args) {
   detail::check_explicit_queue<Kernel>(q, args...);
   detail::launch_sync(q.impl(), kernel, space, args...);
@@ -251,9 +254,10 @@ void call_kernel(const queue& q, const Kernel& kernel, const Space& space, const
 /// @throws ndl::error as call_kernel for the checks made before submission; errors raised
 ///         while the kernel runs are rethrown by the events' `wait()`.
 template <class Kernel, class Space, class... Args>
-  requires(!std::is_same_v<std::remove_cvref_t<Kernel>, queue> && detail::index_space_type<Space>)
-launch_events call_kernel_async(const Kernel& kernel, const Space& space,
-                                event_list dependent_events, const Args&... args) {
+requires(!std::is_same_v<std::remove_cvref_t<Kernel>, queue> &&
+         detail::index_space_type<Space>) launch_events
+    call_kernel_async(const Kernel& kernel, const Space& space, event_list dependent_events,
+                      const Args&... args) {
   return detail::launch_async(detail::queue_of_args<Kernel>(args...), kernel, space,
                               dependent_events, args...);
 }
@@ -261,9 +265,9 @@ launch_events call_kernel_async(const Kernel& kernel, const Space& space,
 /// Submits `kernel` over `space` on the explicit queue `q` after `dependent_events`.
 /// @throws ndl::error as the inferred-queue form.
 template <class Kernel, class Space, class... Args>
-  requires detail::index_space_type<Space>
-launch_events call_kernel_async(const queue& q, const Kernel& kernel, const Space& space,
-                                event_list dependent_events, const Args&... args) {
+requires detail::index_space_type<Space> launch_events
+call_kernel_async(const queue& q, const Kernel& kernel, const Space& space,
+                  event_list dependent_events, const Args&... args) {
   detail::check_explicit_queue<Kernel>(q, args...);
   return detail::launch_async(q.impl(), kernel, space, dependent_events, args...);
 }

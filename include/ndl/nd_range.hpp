@@ -52,7 +52,8 @@ class nd_range {
   /// The number of work-groups in each dimension.
   range<Dim> get_group_range() const {
     range<Dim> r;
-    for (int d = 0; d < Dim; ++d) r[d] = global_[d] / local_[d];
+    for (int d = 0; d < Dim; ++d)
+      r[d] = global_[d] / local_[d];
     return r;
   }
 
@@ -63,7 +64,8 @@ class nd_range {
  private:
   static range<Dim> from_array(const size_t (&e)[Dim]) {
     range<Dim> r;
-    for (int d = 0; d < Dim; ++d) r[d] = e[d];
+    for (int d = 0; d < Dim; ++d)
+      r[d] = e[d];
     return r;
   }
 

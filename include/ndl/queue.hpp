@@ -98,8 +98,8 @@ class NDL_API queue {
   explicit queue(std::shared_ptr<detail::queue_impl> impl) : impl_(std::move(impl)) {}
 
  private:
-  event fill_bytes(void* ptr, const void* pattern, size_t pattern_size, size_t align,
-                   size_t count, event_list deps) const;
+  event fill_bytes(void* ptr, const void* pattern, size_t pattern_size, size_t align, size_t count,
+                   event_list deps) const;
 
   std::shared_ptr<detail::queue_impl> impl_;
 };

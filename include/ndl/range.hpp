@@ -18,30 +18,60 @@ namespace detail {
 /// Throws invalid_range for a negative extent (host only; defined in the runtime).
 [[noreturn]] NDL_API void throw_negative_extent(int dim, long long value);
 
-NDL_KERNEL_FN constexpr bool is_negative(signed char v) { return v < 0; }
-NDL_KERNEL_FN constexpr bool is_negative(short v) { return v < 0; }
-NDL_KERNEL_FN constexpr bool is_negative(int v) { return v < 0; }
-NDL_KERNEL_FN constexpr bool is_negative(long v) { return v < 0; }
-NDL_KERNEL_FN constexpr bool is_negative(long long v) { return v < 0; }
-NDL_KERNEL_FN constexpr bool is_negative(unsigned char) { return false; }
-NDL_KERNEL_FN constexpr bool is_negative(unsigned short) { return false; }
-NDL_KERNEL_FN constexpr bool is_negative(unsigned) { return false; }
-NDL_KERNEL_FN constexpr bool is_negative(unsigned long) { return false; }
-NDL_KERNEL_FN constexpr bool is_negative(unsigned long long) { return false; }
+NDL_KERNEL_FN constexpr bool is_negative(signed char v) {
+  return v < 0;
+}
+NDL_KERNEL_FN constexpr bool is_negative(short v) {
+  return v < 0;
+}
+NDL_KERNEL_FN constexpr bool is_negative(int v) {
+  return v < 0;
+}
+NDL_KERNEL_FN constexpr bool is_negative(long v) {
+  return v < 0;
+}
+NDL_KERNEL_FN constexpr bool is_negative(long long v) {
+  return v < 0;
+}
+NDL_KERNEL_FN constexpr bool is_negative(unsigned char) {
+  return false;
+}
+NDL_KERNEL_FN constexpr bool is_negative(unsigned short) {
+  return false;
+}
+NDL_KERNEL_FN constexpr bool is_negative(unsigned) {
+  return false;
+}
+NDL_KERNEL_FN constexpr bool is_negative(unsigned long) {
+  return false;
+}
+NDL_KERNEL_FN constexpr bool is_negative(unsigned long long) {
+  return false;
+}
 
 /// True for the integer types an extent may be given in (no bool, no floating point).
 template <class T>
 inline constexpr bool is_extent_type = false;
-template <> inline constexpr bool is_extent_type<signed char> = true;
-template <> inline constexpr bool is_extent_type<short> = true;
-template <> inline constexpr bool is_extent_type<int> = true;
-template <> inline constexpr bool is_extent_type<long> = true;
-template <> inline constexpr bool is_extent_type<long long> = true;
-template <> inline constexpr bool is_extent_type<unsigned char> = true;
-template <> inline constexpr bool is_extent_type<unsigned short> = true;
-template <> inline constexpr bool is_extent_type<unsigned> = true;
-template <> inline constexpr bool is_extent_type<unsigned long> = true;
-template <> inline constexpr bool is_extent_type<unsigned long long> = true;
+template <>
+inline constexpr bool is_extent_type<signed char> = true;
+template <>
+inline constexpr bool is_extent_type<short> = true;
+template <>
+inline constexpr bool is_extent_type<int> = true;
+template <>
+inline constexpr bool is_extent_type<long> = true;
+template <>
+inline constexpr bool is_extent_type<long long> = true;
+template <>
+inline constexpr bool is_extent_type<unsigned char> = true;
+template <>
+inline constexpr bool is_extent_type<unsigned short> = true;
+template <>
+inline constexpr bool is_extent_type<unsigned> = true;
+template <>
+inline constexpr bool is_extent_type<unsigned long> = true;
+template <>
+inline constexpr bool is_extent_type<unsigned long long> = true;
 
 template <class I>
 NDL_KERNEL_FN constexpr size_t checked_extent([[maybe_unused]] int dim, I value) {
@@ -77,8 +107,9 @@ class range {
 
   /// Builds a range from `Dim` integer extents (signed values must not be negative).
   template <class... I>
-    requires(sizeof...(I) == Dim && (detail::is_extent_type<I> && ...))
-  NDL_KERNEL_FN constexpr range(I... extents) : extent_{} {
+  requires(sizeof...(I) == Dim && (detail::is_extent_type<I> && ...)) NDL_KERNEL_FN
+      constexpr range(I... extents)
+      : extent_{} {
     int d = 0;
     ((extent_[d] = detail::checked_extent(d, extents), ++d), ...);
   }
@@ -93,7 +124,8 @@ class range {
   /// The number of points: the product of the extents.
   NDL_KERNEL_FN constexpr size_t size() const {
     size_t n = 1;
-    for (int d = 0; d < Dim; ++d) n *= extent_[d];
+    for (int d = 0; d < Dim; ++d)
+      n *= extent_[d];
     return n;
   }
 

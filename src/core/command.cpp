@@ -23,10 +23,14 @@ std::string command::describe() const {
     case command_kind::kernel:
       if (record.name) return std::string("kernel '") + record.name + "'";
       return "kernel '" + (record.kernel_type ? demangle(*record.kernel_type) : "?") + "'";
-    case command_kind::copy: return "memcpy";
-    case command_kind::fill: return "fill";
-    case command_kind::strided_read: return "array copy to host";
-    case command_kind::strided_write: return "array copy from host";
+    case command_kind::copy:
+      return "memcpy";
+    case command_kind::fill:
+      return "fill";
+    case command_kind::strided_read:
+      return "array copy to host";
+    case command_kind::strided_write:
+      return "array copy from host";
   }
   return "command";
 }
@@ -42,7 +46,8 @@ std::exception_ptr kernel_error(const command& cmd, const cpu_failure& failure) 
   }
   const index_space& s = cmd.record.space;
   std::string id = "(";
-  for (int d = 0; d < s.dims; ++d) id += (d ? ", " : "") + std::to_string(failure.id[d]);
+  for (int d = 0; d < s.dims; ++d)
+    id += (d ? ", " : "") + std::to_string(failure.id[d]);
   id += ")";
   return std::make_exception_ptr(
       error(errc::kernel_failure, cmd.describe() + " failed at work-item " + id + ": " + cause));

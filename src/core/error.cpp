@@ -8,15 +8,24 @@ namespace ndl {
 
 std::string_view to_string(errc code) noexcept {
   switch (code) {
-    case errc::invalid_range: return "invalid_range";
-    case errc::queue_inference: return "queue_inference";
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::unsupported: return "unsupported";
-    case errc::out_of_memory: return "out_of_memory";
-    case errc::kernel_failure: return "kernel_failure";
-    case errc::device_lost: return "device_lost";
-    case errc::backend_failure: return "backend_failure";
-    case errc::dependency_failed: return "dependency_failed";
+    case errc::invalid_range:
+      return "invalid_range";
+    case errc::queue_inference:
+      return "queue_inference";
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::unsupported:
+      return "unsupported";
+    case errc::out_of_memory:
+      return "out_of_memory";
+    case errc::kernel_failure:
+      return "kernel_failure";
+    case errc::device_lost:
+      return "device_lost";
+    case errc::backend_failure:
+      return "backend_failure";
+    case errc::dependency_failed:
+      return "dependency_failed";
   }
   return "unknown";
 }
@@ -36,11 +45,13 @@ error::error(errc code, std::string_view message)
 
 namespace detail {
 
-void throw_error(errc code, std::string_view message) { throw error(code, message); }
+void throw_error(errc code, std::string_view message) {
+  throw error(code, message);
+}
 
 void throw_negative_extent(int dim, long long value) {
-  throw_error(errc::invalid_range, "extent of dimension " + std::to_string(dim) +
-                                       " is negative (" + std::to_string(value) + ")");
+  throw_error(errc::invalid_range, "extent of dimension " + std::to_string(dim) + " is negative (" +
+                                       std::to_string(value) + ")");
 }
 
 }  // namespace detail

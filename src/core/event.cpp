@@ -17,13 +17,13 @@ void event_state::complete(std::exception_ptr error) noexcept {
     status_.store(static_cast<std::uint32_t>(event_status::complete), std::memory_order_release);
     deps.swap(dependents_);
   }
-  for (auto& d : deps) dependency_done(d.cmd, error_, d.propagate);
+  for (auto& d : deps)
+    dependency_done(d.cmd, error_, d.propagate);
 }
 
 bool event_state::add_dependent(const std::shared_ptr<command>& cmd, bool propagate) {
   std::lock_guard lock(mutex_);
-  if (status_.load(std::memory_order_relaxed) ==
-      static_cast<std::uint32_t>(event_status::complete))
+  if (status_.load(std::memory_order_relaxed) == static_cast<std::uint32_t>(event_status::complete))
     return false;
   dependents_.push_back({cmd, propagate});
   return true;
@@ -63,15 +63,22 @@ const detail::event_state& profiled(const std::shared_ptr<detail::event_state>& 
 }
 }  // namespace
 
-std::uint64_t event::profiling_submit() const { return profiled(state_).t_submit; }
-std::uint64_t event::profiling_start() const { return profiled(state_).t_start; }
-std::uint64_t event::profiling_end() const { return profiled(state_).t_end; }
+std::uint64_t event::profiling_submit() const {
+  return profiled(state_).t_submit;
+}
+std::uint64_t event::profiling_start() const {
+  return profiled(state_).t_start;
+}
+std::uint64_t event::profiling_end() const {
+  return profiled(state_).t_end;
+}
 
 void wait(event_list events) {
   for (const event& e : events)
     if (e.state() && !e.state()->is_complete())
       detail::runtime::get().waiter().wait_until([&] { return e.state()->is_complete(); });
-  for (const event& e : events) e.wait();
+  for (const event& e : events)
+    e.wait();
 }
 
 }  // namespace ndl

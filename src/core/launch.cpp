@@ -16,7 +16,8 @@ namespace {
 std::string space_string(const index_space& s) {
   auto dims = [&](const size_t* e) {
     std::string out = "{";
-    for (int d = 0; d < s.dims; ++d) out += (d ? ", " : "") + std::to_string(e[d]);
+    for (int d = 0; d < s.dims; ++d)
+      out += (d ? ", " : "") + std::to_string(e[d]);
     return out + "}";
   };
   if (!s.is_nd) return "range " + dims(s.global);
@@ -31,9 +32,9 @@ std::string kernel_name(const kernel_record& r) {
 void validate(const queue_impl& q, const kernel_record& r) {
   const index_space& s = r.space;
   if (s.dims < 1 || s.dims > 3)
-    throw_error(errc::invalid_range,
-                "kernel '" + kernel_name(r) + "': an index space has 1, 2 or 3 dimensions, not " +
-                    std::to_string(s.dims));
+    throw_error(errc::invalid_range, "kernel '" + kernel_name(r) +
+                                         "': an index space has 1, 2 or 3 dimensions, not " +
+                                         std::to_string(s.dims));
   if (!r.cpu_entry && !r.cuda_entry)
     throw_error(errc::invalid_argument, "kernel '" + kernel_name(r) + "' has no entry point");
   // 64-bit overflow of the total number of work-items.
@@ -56,15 +57,15 @@ void validate(const queue_impl& q, const kernel_record& r) {
   }
   if (q.device().backend_type == backend_kind::cuda && !r.cuda_entry)
     throw_error(errc::unsupported,
-                "kernel '" + kernel_name(r) + "' was not compiled for CUDA devices: compile the "
-                "file that launches it with the CUDA compiler (ndl_add_cuda_sources in CMake)");
+                "kernel '" + kernel_name(r) +
+                    "' was not compiled for CUDA devices: compile the "
+                    "file that launches it with the CUDA compiler (ndl_add_cuda_sources in CMake)");
   if (q.device().backend_type == backend_kind::cpu && !r.cpu_entry)
     throw_error(errc::unsupported,
                 "kernel '" + kernel_name(r) + "' has no entry point for the CPU device");
 }
 
-std::shared_ptr<command> make_launch(const std::shared_ptr<queue_impl>& q,
-                                     const kernel_record& r) {
+std::shared_ptr<command> make_launch(const std::shared_ptr<queue_impl>& q, const kernel_record& r) {
   validate(*q, r);
   auto cmd = q->make_command(command_kind::kernel, q);
   cmd->record = r;
@@ -76,15 +77,15 @@ std::shared_ptr<command> make_launch(const std::shared_ptr<queue_impl>& q,
 void validate_nd_range(int dims, const size_t* global, const size_t* local) {
   auto str = [dims](const size_t* e) {
     std::string out = "{";
-    for (int d = 0; d < dims; ++d) out += (d ? ", " : "") + std::to_string(e[d]);
+    for (int d = 0; d < dims; ++d)
+      out += (d ? ", " : "") + std::to_string(e[d]);
     return out + "}";
   };
   for (int d = 0; d < dims; ++d) {
     if (local[d] == 0)
       throw_error(errc::invalid_range, "nd_range: local range " + str(local) +
-                                           " has a zero extent in dimension " +
-                                           std::to_string(d) + " (global range " + str(global) +
-                                           ")");
+                                           " has a zero extent in dimension " + std::to_string(d) +
+                                           " (global range " + str(global) + ")");
     if (global[d] % local[d] != 0)
       throw_error(errc::invalid_range,
                   "nd_range: local range " + str(local) + " does not divide global range " +
@@ -118,7 +119,8 @@ std::shared_ptr<queue_impl> infer_queue(const std::type_info& kernel, const arg_
   }
   queue_impl* q = args[0].queue;
   bool same = true;
-  for (size_t i = 1; i < count; ++i) same = same && args[i].queue == q;
+  for (size_t i = 1; i < count; ++i)
+    same = same && args[i].queue == q;
   if (same) {
     // The arrays own the queue; borrow a shared reference from the first one's block.
     return q->shared_from_this();
@@ -126,8 +128,8 @@ std::shared_ptr<queue_impl> infer_queue(const std::type_info& kernel, const arg_
   std::string msg = "cannot infer the queue of kernel '" + demangle(kernel) +
                     "': its array arguments are on different queues:";
   for (size_t i = 0; i < count; ++i)
-    msg += "\n  argument " + std::to_string(args[i].position) + " (" +
-           demangle(*args[i].type) + ") is on " + args[i].queue->describe();
+    msg += "\n  argument " + std::to_string(args[i].position) + " (" + demangle(*args[i].type) +
+           ") is on " + args[i].queue->describe();
   msg += "\nput them on one queue, or pass the queue explicitly as the first argument";
   throw_error(errc::queue_inference, msg);
 }
@@ -136,11 +138,11 @@ void check_arg_devices(const std::shared_ptr<queue_impl>& q, const std::type_inf
                        const arg_placement* args, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     if (&args[i].queue->device() == &q->device()) continue;
-    throw_error(errc::invalid_argument,
-                "kernel '" + demangle(kernel) + "': argument " +
-                    std::to_string(args[i].position) + " (" + demangle(*args[i].type) +
-                    ") lives on " + args[i].queue->device().filter +
-                    " but the launch queue is on " + q->device().filter);
+    throw_error(errc::invalid_argument, "kernel '" + demangle(kernel) + "': argument " +
+                                            std::to_string(args[i].position) + " (" +
+                                            demangle(*args[i].type) + ") lives on " +
+                                            args[i].queue->device().filter +
+                                            " but the launch queue is on " + q->device().filter);
   }
 }
 

@@ -69,8 +69,8 @@ std::string hex(const void* p) {
 }  // namespace
 
 void throw_size_overflow(size_t count, size_t element_size) {
-  throw_error(errc::out_of_memory, "cannot allocate " + std::to_string(count) +
-                                       " elements of " + std::to_string(element_size) +
+  throw_error(errc::out_of_memory, "cannot allocate " + std::to_string(count) + " elements of " +
+                                       std::to_string(element_size) +
                                        " bytes: the size overflows 64 bits");
 }
 
@@ -86,9 +86,8 @@ usm_block::~usm_block() {
 }
 
 namespace {
-event submit_strided(const queue& q, command_kind kind, const void* src, size_t elem_size,
-                     int dims, const size_t* shape, const ptrdiff_t* strides, void* dst,
-                     event_list deps) {
+event submit_strided(const queue& q, command_kind kind, const void* src, size_t elem_size, int dims,
+                     const size_t* shape, const ptrdiff_t* strides, void* dst, event_list deps) {
   if (!src || !dst)
     throw_error(errc::invalid_argument, "array copy with a null host or device pointer");
   const auto& impl = q.impl();
@@ -116,16 +115,16 @@ event copy_strided_to_host(const queue& q, const void* src, size_t elem_size, in
 event copy_host_to_strided(const queue& q, const void* src, size_t elem_size, int dims,
                            const size_t* shape, const ptrdiff_t* strides, void* dst,
                            event_list deps) {
-  return submit_strided(q, command_kind::strided_write, src, elem_size, dims, shape, strides,
-                        dst, deps);
+  return submit_strided(q, command_kind::strided_write, src, elem_size, dims, shape, strides, dst,
+                        deps);
 }
 
 void throw_bad_slice(int dim, size_t extent, ptrdiff_t start, ptrdiff_t stop, ptrdiff_t step) {
-  throw_error(errc::invalid_argument,
-              "slice(" + std::to_string(start) + ", " + std::to_string(stop) + ", " +
-                  std::to_string(step) + ") does not fit dimension " + std::to_string(dim) +
-                  " of extent " + std::to_string(extent) +
-                  (step == 0 ? " (step must not be 0)" : ""));
+  throw_error(errc::invalid_argument, "slice(" + std::to_string(start) + ", " +
+                                          std::to_string(stop) + ", " + std::to_string(step) +
+                                          ") does not fit dimension " + std::to_string(dim) +
+                                          " of extent " + std::to_string(extent) +
+                                          (step == 0 ? " (step must not be 0)" : ""));
 }
 
 void throw_bad_index(int dim, size_t extent, ptrdiff_t index) {
@@ -144,9 +143,12 @@ void throw_size_mismatch(size_t expected, size_t got) {
 
 std::string_view to_string(usm_kind kind) noexcept {
   switch (kind) {
-    case usm_kind::device: return "device";
-    case usm_kind::shared: return "shared";
-    case usm_kind::host: return "host";
+    case usm_kind::device:
+      return "device";
+    case usm_kind::shared:
+      return "shared";
+    case usm_kind::host:
+      return "host";
   }
   return "unknown";
 }
@@ -170,12 +172,12 @@ void free(void* ptr, const queue& q) {
   detail::allocation a{};
   if (!detail::registry().remove(ptr, &dev, a)) {
     if (a.dev)
-      detail::throw_error(errc::invalid_argument,
-                          "free(" + detail::hex(ptr) + ") on a queue of " + dev.filter +
-                              ", but the memory belongs to " + a.dev->filter);
-    detail::throw_error(errc::invalid_argument,
-                        "free(" + detail::hex(ptr) +
-                            "): not the start of a live USM allocation (double free?)");
+      detail::throw_error(errc::invalid_argument, "free(" + detail::hex(ptr) + ") on a queue of " +
+                                                      dev.filter + ", but the memory belongs to " +
+                                                      a.dev->filter);
+    detail::throw_error(
+        errc::invalid_argument,
+        "free(" + detail::hex(ptr) + "): not the start of a live USM allocation (double free?)");
   }
   dev.owner->deallocate(dev.ordinal, a.kind, ptr);
 }
@@ -184,12 +186,14 @@ void free(void* ptr) {
   if (!ptr) return;
   detail::allocation a{};
   if (!detail::registry().remove(ptr, nullptr, a))
-    detail::throw_error(errc::invalid_argument,
-                        "free(" + detail::hex(ptr) +
-                            "): not the start of a live USM allocation (double free?)");
+    detail::throw_error(
+        errc::invalid_argument,
+        "free(" + detail::hex(ptr) + "): not the start of a live USM allocation (double free?)");
   a.dev->owner->deallocate(a.dev->ordinal, a.kind, ptr);
 }
 
-pointer_info get_pointer_info(const void* ptr) { return detail::registry().find(ptr); }
+pointer_info get_pointer_info(const void* ptr) {
+  return detail::registry().find(ptr);
+}
 
 }  // namespace ndl

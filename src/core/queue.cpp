@@ -109,8 +109,7 @@ void queue_impl::wait() {
   }
 }
 
-void queue_impl::on_finished(const std::shared_ptr<command>& cmd,
-                             const std::exception_ptr& error) {
+void queue_impl::on_finished(const std::shared_ptr<command>& cmd, const std::exception_ptr& error) {
   if (error) {
     std::lock_guard lock(mutex_);
     failures_.push_back({error, cmd});
@@ -140,14 +139,26 @@ queue::queue(const device& dev, queue_options options)
 queue queue::default_queue(const device& dev) {
   return queue(runtime::get().default_queue(*dev.impl()));
 }
-queue queue::default_queue() { return queue(); }
+queue queue::default_queue() {
+  return queue();
+}
 
-device queue::get_device() const { return device(&impl_->device()); }
-bool queue::is_in_order() const { return impl_->options().in_order; }
-bool queue::has_profiling() const { return impl_->options().enable_profiling; }
-std::string queue::describe() const { return impl_->describe(); }
+device queue::get_device() const {
+  return device(&impl_->device());
+}
+bool queue::is_in_order() const {
+  return impl_->options().in_order;
+}
+bool queue::has_profiling() const {
+  return impl_->options().enable_profiling;
+}
+std::string queue::describe() const {
+  return impl_->describe();
+}
 
-void queue::wait() const { impl_->wait(); }
+void queue::wait() const {
+  impl_->wait();
+}
 
 void queue::memcpy(void* dst, const void* src, size_t bytes) const {
   memcpy_async(dst, src, bytes).wait();
@@ -155,9 +166,9 @@ void queue::memcpy(void* dst, const void* src, size_t bytes) const {
 
 event queue::memcpy_async(void* dst, const void* src, size_t bytes, event_list deps) const {
   if (bytes != 0 && (!dst || !src))
-    detail::throw_error(errc::invalid_argument,
-                        std::string("memcpy of ") + std::to_string(bytes) + " bytes with a null " +
-                            (dst ? "source" : "destination") + " pointer");
+    detail::throw_error(errc::invalid_argument, std::string("memcpy of ") + std::to_string(bytes) +
+                                                    " bytes with a null " +
+                                                    (dst ? "source" : "destination") + " pointer");
   auto cmd = impl_->make_command(detail::command_kind::copy, impl_);
   cmd->dst = dst;
   cmd->src = src;
@@ -177,9 +188,8 @@ event queue::fill_bytes(void* ptr, const void* pattern, size_t pattern_size, siz
                             std::to_string(align) + " bytes");
   auto cmd = impl_->make_command(detail::command_kind::fill, impl_);
   if (pattern_size > sizeof(cmd->pattern))
-    detail::throw_error(errc::invalid_argument,
-                        "fill element of " + std::to_string(pattern_size) +
-                            " bytes is larger than the supported 64 bytes");
+    detail::throw_error(errc::invalid_argument, "fill element of " + std::to_string(pattern_size) +
+                                                    " bytes is larger than the supported 64 bytes");
   cmd->dst = ptr;
   std::memcpy(cmd->pattern, pattern, pattern_size);
   cmd->pattern_size = pattern_size;

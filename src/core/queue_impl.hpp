@@ -49,8 +49,8 @@ class queue_impl : public std::enable_shared_from_this<queue_impl> {
   queue_options options_;
   int id_;
   std::atomic<long> in_flight_{0};
-  std::mutex mutex_;                // guards last_ and failures_
-  std::shared_ptr<command> last_;   // in-order queues: the command submitted last
+  std::mutex mutex_;               // guards last_ and failures_
+  std::shared_ptr<command> last_;  // in-order queues: the command submitted last
   std::vector<failure_record> failures_;
 };
 

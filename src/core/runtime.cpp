@@ -51,7 +51,8 @@ const device_impl& runtime::default_device() {
     auto matches = match_devices(env);
     if (matches.empty()) {
       std::string avail;
-      for (auto& d : devices_) avail += " " + d->filter + " (" + d->info.name + ")";
+      for (auto& d : devices_)
+        avail += " " + d->filter + " (" + d->info.name + ")";
       throw_error(errc::invalid_argument,
                   "NDL_DEVICE='" + std::string(env) + "' matches no device; available:" + avail);
     }
@@ -71,7 +72,8 @@ std::shared_ptr<queue_impl> runtime::default_queue(const device_impl& dev) {
   std::lock_guard lock(mutex_);
   if (default_queues_.empty()) default_queues_.resize(devices_.size());
   size_t index = 0;
-  while (devices_[index].get() != &dev) ++index;
+  while (devices_[index].get() != &dev)
+    ++index;
   auto& q = default_queues_[index];
   if (!q) q = std::make_shared<queue_impl>(dev, queue_options{});
   return q;
@@ -118,7 +120,8 @@ filter_term parse_term(std::string_view filter, std::string_view term) {
     size_t colon = term.find(':', pos);
     if (colon == std::string_view::npos) colon = term.size();
     std::string token(term.substr(pos, colon - pos));
-    for (auto& c : token) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : token)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (token.empty()) bad_filter(filter, term);
     if (t.ordinal >= 0) bad_filter(filter, token);  // the ordinal must come last
     if (!token.empty() && std::isdigit(static_cast<unsigned char>(token[0]))) {
@@ -158,8 +161,10 @@ std::vector<const device_impl*> match_devices(std::string_view filter) {
     size_t comma = filter.find(',', pos);
     if (comma == std::string_view::npos) comma = filter.size();
     std::string_view term = filter.substr(pos, comma - pos);
-    while (!term.empty() && term.front() == ' ') term.remove_prefix(1);
-    while (!term.empty() && term.back() == ' ') term.remove_suffix(1);
+    while (!term.empty() && term.front() == ' ')
+      term.remove_prefix(1);
+    while (!term.empty() && term.back() == ' ')
+      term.remove_suffix(1);
     if (term.empty()) bad_filter(filter, term);
     const filter_term t = parse_term(filter, term);
     int seen = 0;
@@ -168,7 +173,8 @@ std::vector<const device_impl*> match_devices(std::string_view filter) {
       if (!t.any_kind && d->info.kind != t.kind) continue;
       if (t.ordinal >= 0 && seen++ != t.ordinal) continue;
       bool dup = false;
-      for (auto* o : out) dup = dup || o == d.get();
+      for (auto* o : out)
+        dup = dup || o == d.get();
       if (!dup) out.push_back(d.get());
     }
     pos = comma + 1;

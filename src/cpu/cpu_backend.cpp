@@ -19,7 +19,8 @@ std::string cpu_model_name() {
       auto colon = line.find(':');
       if (colon != std::string::npos) {
         auto name = line.substr(colon + 1);
-        while (!name.empty() && name.front() == ' ') name.erase(name.begin());
+        while (!name.empty() && name.front() == ' ')
+          name.erase(name.begin());
         return name;
       }
     }
@@ -29,7 +30,7 @@ std::string cpu_model_name() {
 
 }  // namespace
 
-unsigned cpu_backend::worker_count() {
+unsigned cpu_backend::thread_count() {
   unsigned threads = std::thread::hardware_concurrency();
   if (threads == 0) threads = 1;
   if (const char* env = std::getenv("NDL_CPU_THREADS"); env && *env) {
@@ -40,18 +41,19 @@ unsigned cpu_backend::worker_count() {
                                                       "' is not a thread count from 1 to 4096");
     threads = static_cast<unsigned>(v);
   }
-  // The submitting thread runs chunks too while it waits, so the pool holds one thread
-  // fewer than the device's compute units (and at least one, so async work progresses).
-  return threads > 1 ? threads - 1 : 1;
+  return threads;
 }
 
-cpu_backend::cpu_backend(detail::progress& waiter) : pool_(worker_count(), waiter) {}
+// The submitting thread runs chunks too while it waits, so the pool holds one thread fewer
+// than the device's compute units (and at least one, so asynchronous work progresses).
+cpu_backend::cpu_backend(detail::progress& waiter)
+    : threads_(thread_count()), pool_(threads_ > 1 ? threads_ - 1 : 1, waiter) {}
 
 std::vector<detail::device_info> cpu_backend::devices() {
   detail::device_info info;
   info.name = cpu_model_name();
   info.kind = device_kind::cpu;
-  info.compute_units = pool_.concurrency();
+  info.compute_units = threads_;
   info.max_work_group_size = max_work_group;
   info.local_memory_bytes = local_memory;
   return {info};
@@ -65,7 +67,9 @@ void* cpu_backend::allocate(int, usm_kind, size_t bytes) {
   return std::aligned_alloc(64, rounded);
 }
 
-void cpu_backend::deallocate(int, usm_kind, void* ptr) noexcept { std::free(ptr); }
+void cpu_backend::deallocate(int, usm_kind, void* ptr) noexcept {
+  std::free(ptr);
+}
 
 size_t cpu_backend::chunks_for(size_t units, size_t grain) const {
   if (units == 0) return 0;
@@ -102,7 +106,8 @@ void cpu_backend::execute(std::shared_ptr<detail::command> cmd) {
     case command_kind::strided_read:
     case command_kind::strided_write: {
       size_t rows = 1;
-      for (int d = 0; d + 1 < cmd->dims; ++d) rows *= cmd->shape[d];
+      for (int d = 0; d + 1 < cmd->dims; ++d)
+        rows *= cmd->shape[d];
       const size_t row_bytes = cmd->shape[cmd->dims - 1] * cmd->elem_size;
       units = row_bytes ? rows : 0;
       const size_t grain = row_bytes >= byte_grain ? 1 : byte_grain / row_bytes;

@@ -30,9 +30,10 @@ class cpu_backend final : public detail::backend {
   static constexpr size_t local_memory = 256 * 1024;
 
  private:
-  static unsigned worker_count();
+  static unsigned thread_count();
   size_t chunks_for(size_t units, size_t grain) const;
 
+  unsigned threads_;  // compute units: NDL_CPU_THREADS or the hardware threads
   thread_pool pool_;
 };
 

@@ -7,13 +7,15 @@ namespace ndl::cpu {
 thread_pool::thread_pool(unsigned workers, detail::progress& waiter) : waiter_(waiter) {
   if (workers == 0) workers = 1;
   threads_.reserve(workers);
-  for (unsigned i = 0; i < workers; ++i) threads_.emplace_back([this] { worker_loop(); });
+  for (unsigned i = 0; i < workers; ++i)
+    threads_.emplace_back([this] { worker_loop(); });
 }
 
 thread_pool::~thread_pool() {
   stop_.store(true, std::memory_order_release);
   waiter_.notify();
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_)
+    t.join();
 }
 
 void thread_pool::worker_loop() {
@@ -108,7 +110,7 @@ void thread_pool::run_chunk(detail::command& cmd, size_t first, size_t last) {
     }
     case command_kind::copy:
       std::memcpy(static_cast<char*>(cmd.dst) + first, static_cast<const char*>(cmd.src) + first,
-                   last - first);
+                  last - first);
       break;
     case command_kind::fill: {
       auto* out = static_cast<unsigned char*>(cmd.dst);
@@ -116,7 +118,8 @@ void thread_pool::run_chunk(detail::command& cmd, size_t first, size_t last) {
       if (n == 1) {
         std::memset(out + first, cmd.pattern[0], last - first);
       } else {
-        for (size_t i = first; i < last; ++i) std::memcpy(out + i * n, cmd.pattern, n);
+        for (size_t i = first; i < last; ++i)
+          std::memcpy(out + i * n, cmd.pattern, n);
       }
       break;
     }

@@ -40,7 +40,7 @@ class thread_pool {
     std::shared_ptr<detail::command> cmd;
     size_t units = 0;
     size_t num_chunks = 0;
-    size_t next = 0;                 // next chunk to claim; guarded by mutex_
+    size_t next = 0;                  // next chunk to claim; guarded by mutex_
     std::atomic<size_t> finished{0};  // chunks run to the end
   };
 
@@ -48,8 +48,8 @@ class thread_pool {
   static void run_chunk(detail::command& cmd, size_t first, size_t last);
 
   detail::progress& waiter_;
-  std::mutex mutex_;            // guards jobs_ and every job's `next`
-  std::deque<job*> jobs_;       // jobs with chunks left to claim, oldest first
+  std::mutex mutex_;               // guards jobs_ and every job's `next`
+  std::deque<job*> jobs_;          // jobs with chunks left to claim, oldest first
   std::atomic<size_t> queued_{0};  // jobs_.size(), readable without the lock
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;

@@ -5,8 +5,9 @@
 int main() {
   constexpr ndl::size_t n = 1000;
   auto a = ndl::array<int>::zeros({n});
-  ndl::call_kernel([](ndl::item<1> it, ndl::view<int, 1> v) { v[it.get_id(0)] = int(it.get_id(0)); },
-                   ndl::range{n}, a);
+  ndl::call_kernel(
+      [](ndl::item<1> it, ndl::view<int, 1> v) { v[it.get_id(0)] = int(it.get_id(0)); },
+      ndl::range{n}, a);
   const auto host = a.to_host();
   for (ndl::size_t i = 0; i < n; ++i)
     if (host[i] != static_cast<int>(i)) {

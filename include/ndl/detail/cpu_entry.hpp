@@ -26,7 +26,8 @@ bool cpu_range_entry(const void* p, const index_space& space, size_t first, size
                      cpu_failure& failure) {
   const Payload& payload = *static_cast<const Payload*>(p);
   size_t r[Dim];
-  for (int d = 0; d < Dim; ++d) r[d] = space.global[d];
+  for (int d = 0; d < Dim; ++d)
+    r[d] = space.global[d];
   size_t id[Dim];
   delinearize<Dim>(first, r, id);
   size_t j = id[Dim - 1];
@@ -37,7 +38,8 @@ bool cpu_range_entry(const void* p, const index_space& space, size_t first, size
       remaining -= row_end - j;
       for (; j < row_end; ++j) {
         size_t cur[Dim];
-        for (int d = 0; d < Dim - 1; ++d) cur[d] = id[d];
+        for (int d = 0; d < Dim - 1; ++d)
+          cur[d] = id[d];
         cur[Dim - 1] = j;
         payload.invoke(item_access::make_item<Dim>(cur, r));
       }
@@ -50,7 +52,8 @@ bool cpu_range_entry(const void* p, const index_space& space, size_t first, size
     }
   } catch (...) {
     failure.error = std::current_exception();
-    for (int d = 0; d < Dim - 1; ++d) failure.id[d] = id[d];
+    for (int d = 0; d < Dim - 1; ++d)
+      failure.id[d] = id[d];
     failure.id[Dim - 1] = j;
     return false;
   }
@@ -89,7 +92,8 @@ bool cpu_nd_entry(const void* p, const index_space& space, size_t first, size_t 
     }
   } catch (...) {
     failure.error = std::current_exception();
-    for (int d = 0; d < Dim; ++d) failure.id[d] = gid[d] * lr[d] + lid[d];
+    for (int d = 0; d < Dim; ++d)
+      failure.id[d] = gid[d] * lr[d] + lid[d];
     return false;
   }
   return true;

@@ -34,13 +34,15 @@ struct index_space {
   /// The number of work-items.
   size_t work_items() const {
     size_t n = 1;
-    for (int d = 0; d < dims; ++d) n *= global[d];
+    for (int d = 0; d < dims; ++d)
+      n *= global[d];
     return n;
   }
   /// The number of work-items in a work-group (1 for a range launch).
   size_t group_size() const {
     size_t n = 1;
-    for (int d = 0; d < dims; ++d) n *= local[d];
+    for (int d = 0; d < dims; ++d)
+      n *= local[d];
     return n;
   }
 };

@@ -26,7 +26,8 @@ class group {
   /// The number of groups in the launch.
   NDL_KERNEL_FN size_t get_group_linear_range() const {
     size_t n = 1;
-    for (int d = 0; d < Dim; ++d) n *= group_range_[d];
+    for (int d = 0; d < Dim; ++d)
+      n *= group_range_[d];
     return n;
   }
   /// The work-group extent in dimension `d`.
@@ -34,7 +35,8 @@ class group {
   /// The number of work-items in the group.
   NDL_KERNEL_FN size_t get_local_linear_range() const {
     size_t n = 1;
-    for (int d = 0; d < Dim; ++d) n *= local_range_[d];
+    for (int d = 0; d < Dim; ++d)
+      n *= local_range_[d];
     return n;
   }
   /// True for the group's leader: the work-item of local linear id 0.

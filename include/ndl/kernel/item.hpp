@@ -11,7 +11,8 @@ namespace detail {
 template <int Dim>
 NDL_KERNEL_FN NDL_ALWAYS_INLINE constexpr size_t linearize(const size_t* id, const size_t* r) {
   size_t lin = id[0];
-  for (int d = 1; d < Dim; ++d) lin = lin * r[d] + id[d];
+  for (int d = 1; d < Dim; ++d)
+    lin = lin * r[d] + id[d];
   return lin;
 }
 struct item_access;
@@ -42,13 +43,15 @@ class item {
   /// The number of work-items in the launch.
   NDL_KERNEL_FN size_t get_linear_range() const {
     size_t n = 1;
-    for (int d = 0; d < Dim; ++d) n *= range_[d];
+    for (int d = 0; d < Dim; ++d)
+      n *= range_[d];
     return n;
   }
   /// The whole index space.
   NDL_KERNEL_FN range<Dim> get_range() const {
     range<Dim> r;
-    for (int d = 0; d < Dim; ++d) r[d] = range_[d];
+    for (int d = 0; d < Dim; ++d)
+      r[d] = range_[d];
     return r;
   }
 

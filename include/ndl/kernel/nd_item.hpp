@@ -29,15 +29,14 @@ class nd_item {
   /// The id within the work-group in dimension `d`.
   NDL_KERNEL_FN size_t get_local_id(int d) const { return local_id_[d]; }
   /// The global extent in dimension `d`.
-  NDL_KERNEL_FN size_t get_global_range(int d) const {
-    return group_range_[d] * local_range_[d];
-  }
+  NDL_KERNEL_FN size_t get_global_range(int d) const { return group_range_[d] * local_range_[d]; }
   /// The work-group extent in dimension `d`.
   NDL_KERNEL_FN size_t get_local_range(int d) const { return local_range_[d]; }
   /// The row-major linear global id.
   NDL_KERNEL_FN size_t get_global_linear_id() const {
     size_t lin = get_global_id(0);
-    for (int d = 1; d < Dim; ++d) lin = lin * get_global_range(d) + get_global_id(d);
+    for (int d = 1; d < Dim; ++d)
+      lin = lin * get_global_range(d) + get_global_id(d);
     return lin;
   }
   /// The row-major linear id within the work-group.
@@ -47,13 +46,15 @@ class nd_item {
   /// The number of work-items in the launch.
   NDL_KERNEL_FN size_t get_global_linear_range() const {
     size_t n = 1;
-    for (int d = 0; d < Dim; ++d) n *= get_global_range(d);
+    for (int d = 0; d < Dim; ++d)
+      n *= get_global_range(d);
     return n;
   }
   /// The number of work-items in a work-group.
   NDL_KERNEL_FN size_t get_local_linear_range() const {
     size_t n = 1;
-    for (int d = 0; d < Dim; ++d) n *= local_range_[d];
+    for (int d = 0; d < Dim; ++d)
+      n *= local_range_[d];
     return n;
   }
   /// The id of this work-item's group in dimension `d`.

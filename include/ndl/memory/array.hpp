@@ -111,9 +111,9 @@ class array {
   /// An uninitialised array of `shape` on `q` (default: the default queue).
   /// @throws ndl::error (errc::out_of_memory) when the allocation fails.
   explicit array(range<Dim> shape, const queue& q = queue{}, layout order = layout::c,
-                 usm_kind kind = usm_kind::device)
-  {
-    for (int d = 0; d < Dim; ++d) shape_[d] = shape[d];
+                 usm_kind kind = usm_kind::device) {
+    for (int d = 0; d < Dim; ++d)
+      shape_[d] = shape[d];
     const size_t n = shape.size();
     owner_ = std::make_shared<detail::usm_block>(detail::checked_bytes<T>(n), q, kind);
     data_ = static_cast<T*>(owner_->data());
@@ -155,9 +155,7 @@ class array {
     return a;
   }
   /// A 1-D array holding a copy of `host`.
-  static array from_host(std::span<const T> host, const queue& q = queue{})
-    requires(Dim == 1)
-  {
+  static array from_host(std::span<const T> host, const queue& q = queue{}) requires(Dim == 1) {
     return from_host(host, range<1>{host.size()}, q);
   }
 
@@ -166,7 +164,8 @@ class array {
   /// The shape.
   range<Dim> shape() const {
     range<Dim> r;
-    for (int d = 0; d < Dim; ++d) r[d] = shape_[d];
+    for (int d = 0; d < Dim; ++d)
+      r[d] = shape_[d];
     return r;
   }
   /// The extent of dimension `d`.
@@ -176,7 +175,8 @@ class array {
   /// The number of elements.
   size_t size() const {
     size_t n = 1;
-    for (int d = 0; d < Dim; ++d) n *= shape_[d];
+    for (int d = 0; d < Dim; ++d)
+      n *= shape_[d];
     return n;
   }
   /// The address of element (0, ..., 0) (device memory: do not dereference on the host
@@ -223,8 +223,8 @@ class array {
   event copy_to_host_async(std::span<T> host, event_list deps = {}) const {
     if (host.size() != size()) detail::throw_size_mismatch(size(), host.size());
     if (size() == 0) return {};
-    return detail::copy_strided_to_host(get_queue(), data_, sizeof(T), Dim, shape_sizes(),
-                                        strides_, host.data(), deps);
+    return detail::copy_strided_to_host(get_queue(), data_, sizeof(T), Dim, shape_sizes(), strides_,
+                                        host.data(), deps);
   }
   /// Overwrites the elements with `host`, read in row-major order, and waits for the copy.
   /// @throws ndl::error (errc::invalid_argument) when `host.size() != size()`.
@@ -245,8 +245,7 @@ class array {
   /// dimension is dropped), an `ndl::slice` or `ndl::all`.
   /// @throws ndl::error (errc::invalid_argument) for an index or slice outside its dimension.
   template <class... S>
-    requires(sizeof...(S) == Dim)
-  auto operator()(const S&... sel) const {
+  requires(sizeof...(S) == Dim) auto operator()(const S&... sel) const {
     constexpr int kept = (0 + ... + (detail::is_index_v<S> ? 0 : 1));
     static_assert(kept >= 1, "ndl::array: slicing must keep at least one dimension");
     array<T, kept> out;

@@ -33,10 +33,10 @@ NDL_API void free(void* ptr);
 
 /// Information about a pointer: the kind and size of the USM allocation holding it.
 struct pointer_info {
-  bool is_usm = false;       ///< false for memory not allocated by ndlaunch
+  bool is_usm = false;  ///< false for memory not allocated by ndlaunch
   usm_kind kind = usm_kind::device;
-  size_t bytes = 0;          ///< size of the whole allocation
-  void* base = nullptr;      ///< start of the allocation
+  size_t bytes = 0;      ///< size of the whole allocation
+  void* base = nullptr;  ///< start of the allocation
 };
 
 /// Looks up the USM allocation containing `ptr` (`is_usm == false` when there is none).

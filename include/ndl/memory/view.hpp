@@ -37,17 +37,14 @@ class view {
   }
 
   /// A contiguous 1-D view of `n` elements.
-  NDL_KERNEL_FN view(T* data, size_t n)
-    requires(Dim == 1)
-      : data_(data), shape_{n}, strides_{1} {}
+  NDL_KERNEL_FN view(T* data, size_t n) requires(Dim == 1) : data_(data), shape_{n}, strides_{1} {}
 
   /// Views of `T` convert to views of `const T`.
   NDL_KERNEL_FN operator view<const T, Dim>() const { return {data_, shape_, strides_}; }
 
   /// The element at indices `i...` (one per dimension).
   template <class... I>
-    requires(sizeof...(I) == Dim)
-  NDL_KERNEL_FN NDL_ALWAYS_INLINE T& operator()(I... i) const {
+  requires(sizeof...(I) == Dim) NDL_KERNEL_FN NDL_ALWAYS_INLINE T& operator()(I... i) const {
     ptrdiff_t off = 0;
     int d = 0;
     ((off += static_cast<ptrdiff_t>(i) * strides_[d++]), ...);
@@ -55,9 +52,7 @@ class view {
   }
 
   /// The element at index `i` of a 1-D view.
-  NDL_KERNEL_FN NDL_ALWAYS_INLINE T& operator[](size_t i) const
-    requires(Dim == 1)
-  {
+  NDL_KERNEL_FN NDL_ALWAYS_INLINE T& operator[](size_t i) const requires(Dim == 1) {
     return data_[static_cast<ptrdiff_t>(i) * strides_[0]];
   }
 
@@ -70,13 +65,15 @@ class view {
   /// The shape as a range.
   NDL_KERNEL_FN range<Dim> shape() const {
     range<Dim> r;
-    for (int d = 0; d < Dim; ++d) r[d] = shape_[d];
+    for (int d = 0; d < Dim; ++d)
+      r[d] = shape_[d];
     return r;
   }
   /// The number of elements.
   NDL_KERNEL_FN size_t size() const {
     size_t n = 1;
-    for (int d = 0; d < Dim; ++d) n *= shape_[d];
+    for (int d = 0; d < Dim; ++d)
+      n *= shape_[d];
     return n;
   }
 
