@@ -16,7 +16,40 @@
 
 namespace ndl {
 
+/// A kernel with a name, used by error messages: `ndl::named("scale", kernel)`.
+template <class Kernel>
+struct named_kernel {
+  const char* name;  ///< must outlive the launch (a string literal)
+  Kernel kernel;
+};
+
+/// Gives `kernel` a name for error messages (instead of its demangled type).
+///
+/// @code
+/// ndl::call_kernel(ndl::named("scale", [](ndl::item<1> it, ndl::view<float, 1> a) {
+///   a[it.get_id(0)] *= 2;
+/// }), ndl::range{n}, a);
+/// @endcode
+template <class Kernel>
+named_kernel<Kernel> named(const char* name, Kernel kernel) {
+  return {name, std::move(kernel)};
+}
+
 namespace detail {
+
+/// Unwraps ndl::named.
+template <class Kernel>
+struct kernel_traits {
+  using type = Kernel;
+  static const Kernel& get(const Kernel& k) { return k; }
+  static const char* name(const Kernel&) { return nullptr; }
+};
+template <class Kernel>
+struct kernel_traits<named_kernel<Kernel>> {
+  using type = Kernel;
+  static const Kernel& get(const named_kernel<Kernel>& k) { return k.kernel; }
+  static const char* name(const named_kernel<Kernel>& k) { return k.name; }
+};
 
 /// How one host-side argument becomes a kernel argument.
 ///
@@ -153,16 +186,18 @@ template <class... Args>
 inline constexpr size_t num_arrays = (size_t{0} + ... + (is_array_arg_v<Args> ? 1 : 0));
 
 template <class Kernel, class... Args>
-std::shared_ptr<queue_impl> queue_of_args(const Args&... args) {
+std::shared_ptr<queue_impl> queue_of_args(const Kernel& kernel, const Args&... args) {
   auto p = placements(args...);
-  return infer_queue(typeid(Kernel), p.data(), num_arrays<Args...>);
+  return infer_queue(typeid(typename kernel_traits<Kernel>::type),
+                     kernel_traits<Kernel>::name(kernel), p.data(), num_arrays<Args...>);
 }
 
 template <class Kernel, class... Args>
-void check_explicit_queue(const queue& q, const Args&... args) {
+void check_explicit_queue(const queue& q, const Kernel& kernel, const Args&... args) {
   if constexpr (num_arrays<Args...> != 0) {
     auto p = placements(args...);
-    check_arg_devices(q.impl(), typeid(Kernel), p.data(), num_arrays<Args...>);
+    check_arg_devices(q.impl(), typeid(typename kernel_traits<Kernel>::type),
+                      kernel_traits<Kernel>::name(kernel), p.data(), num_arrays<Args...>);
   }
 }
 
@@ -170,10 +205,14 @@ template <class Kernel, class Space, class... Args>
 void launch_sync(const std::shared_ptr<queue_impl>& q, const Kernel& kernel, const Space& space,
                  const Args&... args) {
   using item_type = typename space_traits<Space>::item_type;
-  if constexpr (kernel_signature_ok<Kernel, item_type, kernel_arg_t<Args>...>()) {
-    using payload_t = payload<Kernel, kernel_arg_t<Args>...>;
-    const payload_t p{kernel, {kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...}};
-    submit_sync(q, make_record(p, space));
+  using K = typename kernel_traits<Kernel>::type;
+  if constexpr (kernel_signature_ok<K, item_type, kernel_arg_t<Args>...>()) {
+    using payload_t = payload<K, kernel_arg_t<Args>...>;
+    const payload_t p{kernel_traits<Kernel>::get(kernel),
+                      {kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...}};
+    kernel_record rec = make_record(p, space);
+    rec.name = kernel_traits<Kernel>::name(kernel);
+    submit_sync(q, rec);
   }
 }
 
@@ -181,19 +220,22 @@ template <class Kernel, class Space, class... Args>
 launch_events launch_async(const std::shared_ptr<queue_impl>& q, const Kernel& kernel,
                            const Space& space, event_list deps, const Args&... args) {
   using item_type = typename space_traits<Space>::item_type;
-  if constexpr (kernel_signature_ok<Kernel, item_type, kernel_arg_t<Args>...>()) {
-    using payload_t = payload<Kernel, kernel_arg_t<Args>...>;
+  using K = typename kernel_traits<Kernel>::type;
+  if constexpr (kernel_signature_ok<K, item_type, kernel_arg_t<Args>...>()) {
+    using payload_t = payload<K, kernel_arg_t<Args>...>;
     constexpr size_t n_owners = num_arrays<Args...>;
     auto owned = std::make_unique<owning_payload<payload_t, n_owners>>(
-        kernel, std::tuple<kernel_arg_t<Args>...>{
-                    kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...});
+        kernel_traits<Kernel>::get(kernel),
+        std::tuple<kernel_arg_t<Args>...>{
+            kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...});
     size_t n = 0;
     (
         [&](const auto& a) {
           if constexpr (is_array_arg_v<decltype(a)>) owned->owners[n++] = a.owner();
         }(args),
         ...);
-    const kernel_record rec = make_record(owned->value, space);
+    kernel_record rec = make_record(owned->value, space);
+    rec.name = kernel_traits<Kernel>::name(kernel);
     return submit_async(q, rec, std::move(owned), deps);
   } else {
     return {};
@@ -225,7 +267,7 @@ template <class Kernel, class Space, class... Args>
 requires(!std::is_same_v<std::remove_cvref_t<Kernel>, queue> &&
          detail::index_space_type<Space>) void call_kernel(const Kernel& kernel, const Space& space,
                                                            const Args&... args) {
-  detail::launch_sync(detail::queue_of_args<Kernel>(args...), kernel, space, args...);
+  detail::launch_sync(detail::queue_of_args(kernel, args...), kernel, space, args...);
 }
 
 /// Runs `kernel` over `space` on the explicit queue `q` and blocks until it has finished.
@@ -234,7 +276,7 @@ requires(!std::is_same_v<std::remove_cvref_t<Kernel>, queue> &&
 template <class Kernel, class Space, class... Args>
 requires detail::index_space_type<Space>
 void call_kernel(const queue& q, const Kernel& kernel, const Space& space, const Args&... args) {
-  detail::check_explicit_queue<Kernel>(q, args...);
+  detail::check_explicit_queue(q, kernel, args...);
   detail::launch_sync(q.impl(), kernel, space, args...);
 }
 
@@ -258,7 +300,7 @@ requires(!std::is_same_v<std::remove_cvref_t<Kernel>, queue> &&
          detail::index_space_type<Space>) launch_events
     call_kernel_async(const Kernel& kernel, const Space& space, event_list dependent_events,
                       const Args&... args) {
-  return detail::launch_async(detail::queue_of_args<Kernel>(args...), kernel, space,
+  return detail::launch_async(detail::queue_of_args(kernel, args...), kernel, space,
                               dependent_events, args...);
 }
 
@@ -268,7 +310,7 @@ template <class Kernel, class Space, class... Args>
 requires detail::index_space_type<Space> launch_events
 call_kernel_async(const queue& q, const Kernel& kernel, const Space& space,
                   event_list dependent_events, const Args&... args) {
-  detail::check_explicit_queue<Kernel>(q, args...);
+  detail::check_explicit_queue(q, kernel, args...);
   return detail::launch_async(q.impl(), kernel, space, dependent_events, args...);
 }
 

@@ -104,6 +104,7 @@ void finish_command(const std::shared_ptr<command>& cmd) noexcept {
   cmd->device_event.complete(error);
   // Releasing the payload drops the launch's references to its arrays; this may free them.
   cmd->payload.reset();
+  cmd->keep_alive.reset();
   if (cmd->host_event.profiling()) cmd->host_event.t_end = now_ns();
   cmd->host_event.complete(error);
   std::shared_ptr<queue_impl> q = std::move(cmd->queue);

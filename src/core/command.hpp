@@ -33,6 +33,7 @@ struct command {
   // kernel
   kernel_record record;
   std::unique_ptr<owned_payload> payload;  // async launches only
+  std::shared_ptr<const void> keep_alive;  // array copies: the array's allocation
 
   // copies and fills
   void* dst = nullptr;

@@ -111,8 +111,8 @@ launch_events submit_async(const std::shared_ptr<queue_impl>& q, const kernel_re
           event(std::shared_ptr<event_state>(cmd, &cmd->device_event))};
 }
 
-std::shared_ptr<queue_impl> infer_queue(const std::type_info& kernel, const arg_placement* args,
-                                        size_t count) {
+std::shared_ptr<queue_impl> infer_queue(const std::type_info& kernel, const char* name,
+                                        const arg_placement* args, size_t count) {
   if (count == 0) {
     auto& rt = runtime::get();
     return rt.default_queue(rt.default_device());
@@ -125,7 +125,8 @@ std::shared_ptr<queue_impl> infer_queue(const std::type_info& kernel, const arg_
     // The arrays own the queue; borrow a shared reference from the first one's block.
     return q->shared_from_this();
   }
-  std::string msg = "cannot infer the queue of kernel '" + demangle(kernel) +
+  std::string msg = "cannot infer the queue of kernel '" +
+                    (name ? std::string(name) : demangle(kernel)) +
                     "': its array arguments are on different queues:";
   for (size_t i = 0; i < count; ++i)
     msg += "\n  argument " + std::to_string(args[i].position) + " (" + demangle(*args[i].type) +
@@ -135,12 +136,12 @@ std::shared_ptr<queue_impl> infer_queue(const std::type_info& kernel, const arg_
 }
 
 void check_arg_devices(const std::shared_ptr<queue_impl>& q, const std::type_info& kernel,
-                       const arg_placement* args, size_t count) {
+                       const char* name, const arg_placement* args, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     if (&args[i].queue->device() == &q->device()) continue;
-    throw_error(errc::invalid_argument, "kernel '" + demangle(kernel) + "': argument " +
-                                            std::to_string(args[i].position) + " (" +
-                                            demangle(*args[i].type) + ") lives on " +
+    throw_error(errc::invalid_argument, "kernel '" + (name ? std::string(name) : demangle(kernel)) +
+                                            "': argument " + std::to_string(args[i].position) +
+                                            " (" + demangle(*args[i].type) + ") lives on " +
                                             args[i].queue->device().filter +
                                             " but the launch queue is on " + q->device().filter);
   }

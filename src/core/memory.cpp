@@ -86,12 +86,14 @@ usm_block::~usm_block() {
 }
 
 namespace {
-event submit_strided(const queue& q, command_kind kind, const void* src, size_t elem_size, int dims,
-                     const size_t* shape, const ptrdiff_t* strides, void* dst, event_list deps) {
+event submit_strided(const queue& q, command_kind kind, std::shared_ptr<const void> owner,
+                     const void* src, size_t elem_size, int dims, const size_t* shape,
+                     const ptrdiff_t* strides, void* dst, event_list deps) {
   if (!src || !dst)
     throw_error(errc::invalid_argument, "array copy with a null host or device pointer");
   const auto& impl = q.impl();
   auto cmd = impl->make_command(kind, impl);
+  cmd->keep_alive = std::move(owner);
   cmd->src = src;
   cmd->dst = dst;
   cmd->elem_size = elem_size;
@@ -105,18 +107,18 @@ event submit_strided(const queue& q, command_kind kind, const void* src, size_t 
 }
 }  // namespace
 
-event copy_strided_to_host(const queue& q, const void* src, size_t elem_size, int dims,
-                           const size_t* shape, const ptrdiff_t* strides, void* dst,
-                           event_list deps) {
-  return submit_strided(q, command_kind::strided_read, src, elem_size, dims, shape, strides, dst,
-                        deps);
+event copy_strided_to_host(const queue& q, std::shared_ptr<const void> owner, const void* src,
+                           size_t elem_size, int dims, const size_t* shape,
+                           const ptrdiff_t* strides, void* dst, event_list deps) {
+  return submit_strided(q, command_kind::strided_read, std::move(owner), src, elem_size, dims,
+                        shape, strides, dst, deps);
 }
 
-event copy_host_to_strided(const queue& q, const void* src, size_t elem_size, int dims,
-                           const size_t* shape, const ptrdiff_t* strides, void* dst,
-                           event_list deps) {
-  return submit_strided(q, command_kind::strided_write, src, elem_size, dims, shape, strides, dst,
-                        deps);
+event copy_host_to_strided(const queue& q, std::shared_ptr<const void> owner, const void* src,
+                           size_t elem_size, int dims, const size_t* shape,
+                           const ptrdiff_t* strides, void* dst, event_list deps) {
+  return submit_strided(q, command_kind::strided_write, std::move(owner), src, elem_size, dims,
+                        shape, strides, dst, deps);
 }
 
 void throw_bad_slice(int dim, size_t extent, ptrdiff_t start, ptrdiff_t stop, ptrdiff_t step) {

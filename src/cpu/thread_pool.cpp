@@ -57,14 +57,16 @@ bool thread_pool::run_one() {
     }
   }
   detail::command& cmd = *j->cmd;
+  // Read before counting this chunk finished: after that, another thread may delete `j`.
+  const size_t num_chunks = j->num_chunks;
   if (chunk == 0) cmd.device_event.mark_running();
   if (!cmd.cancelled.load(std::memory_order_relaxed)) {
-    const size_t first = chunk * j->units / j->num_chunks;
-    const size_t last = (chunk + 1) * j->units / j->num_chunks;
+    const size_t first = chunk * j->units / num_chunks;
+    const size_t last = (chunk + 1) * j->units / num_chunks;
     run_chunk(cmd, first, last);
   }
   // acq_rel: the thread finishing the last chunk sees every other chunk's writes.
-  if (j->finished.fetch_add(1, std::memory_order_acq_rel) + 1 == j->num_chunks) {
+  if (j->finished.fetch_add(1, std::memory_order_acq_rel) + 1 == num_chunks) {
     std::shared_ptr<detail::command> done = std::move(j->cmd);
     delete j;
     detail::finish_command(done);

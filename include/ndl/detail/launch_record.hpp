@@ -96,13 +96,13 @@ struct arg_placement {
 /// Picks the queue of a launch from its array arguments (compute follows data); the default
 /// queue when there are none.
 /// @throws ndl::error (errc::queue_inference) naming each argument and its queue.
-NDL_API std::shared_ptr<queue_impl> infer_queue(const std::type_info& kernel,
+NDL_API std::shared_ptr<queue_impl> infer_queue(const std::type_info& kernel, const char* name,
                                                 const arg_placement* args, size_t count);
 
 /// Checks that every array argument can be used on the explicit queue `q`.
 /// @throws ndl::error (errc::invalid_argument) naming the argument and both devices.
 NDL_API void check_arg_devices(const std::shared_ptr<queue_impl>& q, const std::type_info& kernel,
-                               const arg_placement* args, size_t count);
+                               const char* name, const arg_placement* args, size_t count);
 
 }  // namespace detail
 }  // namespace ndl

@@ -59,14 +59,16 @@ class NDL_API usm_block {
   usm_kind kind_;
 };
 
-/// Copies a strided array to contiguous host memory in row-major order, after `deps`.
-NDL_API event copy_strided_to_host(const queue& q, const void* src, size_t elem_size, int dims,
-                                   const size_t* shape, const ptrdiff_t* strides, void* dst,
-                                   event_list deps);
-/// Copies contiguous row-major host memory into a strided array, after `deps`.
-NDL_API event copy_host_to_strided(const queue& q, const void* src, size_t elem_size, int dims,
-                                   const size_t* shape, const ptrdiff_t* strides, void* dst,
-                                   event_list deps);
+/// Copies a strided array to contiguous host memory in row-major order, after `deps`;
+/// `owner` (the array's allocation) is kept alive until the copy's event completes.
+NDL_API event copy_strided_to_host(const queue& q, std::shared_ptr<const void> owner,
+                                   const void* src, size_t elem_size, int dims, const size_t* shape,
+                                   const ptrdiff_t* strides, void* dst, event_list deps);
+/// Copies contiguous row-major host memory into a strided array, after `deps`; `owner` is
+/// kept alive until the copy's event completes.
+NDL_API event copy_host_to_strided(const queue& q, std::shared_ptr<const void> owner,
+                                   const void* src, size_t elem_size, int dims, const size_t* shape,
+                                   const ptrdiff_t* strides, void* dst, event_list deps);
 /// Throws invalid_argument for a slice outside its dimension.
 [[noreturn]] NDL_API void throw_bad_slice(int dim, size_t extent, ptrdiff_t start, ptrdiff_t stop,
                                           ptrdiff_t step);
@@ -219,12 +221,13 @@ class array {
     copy_to_host_async(host, deps).wait();
   }
   /// Copies the elements into `host` (row-major) after `deps`; returns the copy's event.
+  /// The array's memory stays allocated until the copy completes; `host` must stay valid.
   /// @throws ndl::error (errc::invalid_argument) when `host.size() != size()`.
   event copy_to_host_async(std::span<T> host, event_list deps = {}) const {
     if (host.size() != size()) detail::throw_size_mismatch(size(), host.size());
     if (size() == 0) return {};
-    return detail::copy_strided_to_host(get_queue(), data_, sizeof(T), Dim, shape_sizes(), strides_,
-                                        host.data(), deps);
+    return detail::copy_strided_to_host(get_queue(), owner_, data_, sizeof(T), Dim, shape_sizes(),
+                                        strides_, host.data(), deps);
   }
   /// Overwrites the elements with `host`, read in row-major order, and waits for the copy.
   /// @throws ndl::error (errc::invalid_argument) when `host.size() != size()`.
@@ -232,13 +235,13 @@ class array {
     copy_from_host_async(host, deps).wait();
   }
   /// Overwrites the elements with `host` (row-major) after `deps`; returns the copy's event.
-  /// `host` must stay valid until the event completes.
+  /// `host` must stay valid until the event completes; the array's memory stays allocated.
   /// @throws ndl::error (errc::invalid_argument) when `host.size() != size()`.
   event copy_from_host_async(std::span<const T> host, event_list deps = {}) const {
     if (host.size() != size()) detail::throw_size_mismatch(size(), host.size());
     if (size() == 0) return {};
-    return detail::copy_host_to_strided(get_queue(), host.data(), sizeof(T), Dim, shape_sizes(),
-                                        strides_, data_, deps);
+    return detail::copy_host_to_strided(get_queue(), owner_, host.data(), sizeof(T), Dim,
+                                        shape_sizes(), strides_, data_, deps);
   }
 
   /// Selects a sub-array sharing this one's memory. Each argument is an integer (the
