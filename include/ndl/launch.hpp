@@ -10,6 +10,7 @@
 
 #include "ndl/detail/cpu_entry.hpp"
 #include "ndl/detail/launch_record.hpp"
+#include "ndl/kernel/local_accessor.hpp"
 #include "ndl/memory/array.hpp"
 #include "ndl/nd_range.hpp"
 #include "ndl/queue.hpp"
@@ -80,6 +81,7 @@ struct space_traits;
 template <int Dim>
 struct space_traits<range<Dim>> {
   using item_type = item<Dim>;
+  static constexpr bool item_type_is_nd = false;
   static constexpr int dims = Dim;
   static index_space erase(const range<Dim>& r) {
     index_space s;
@@ -92,6 +94,7 @@ struct space_traits<range<Dim>> {
 template <int Dim>
 struct space_traits<nd_range<Dim>> {
   using item_type = nd_item<Dim>;
+  static constexpr bool item_type_is_nd = true;
   static constexpr int dims = Dim;
   static index_space erase(const nd_range<Dim>& r) {
     index_space s;
@@ -116,11 +119,56 @@ struct payload {
   Kernel kernel;
   std::tuple<KArgs...> args;
 
+  /// True when some argument is a local_accessor.
+  static constexpr bool has_local = (is_local_accessor_v<KArgs> || ...);
+
   template <class Item>
   NDL_ALWAYS_INLINE void invoke(const Item& it) const {
     std::apply([&](const KArgs&... a) { kernel(it, a...); }, args);
   }
+
+  /// Lays the local accessors out in one block; returns its size in bytes.
+  size_t place_local() {
+    size_t end = 0;
+    std::apply(
+        [&](KArgs&... a) {
+          (
+              [&](auto& x) {
+                if constexpr (is_local_accessor_v<std::remove_cvref_t<decltype(x)>>)
+                  end = local_binding::place(x, end);
+              }(a),
+              ...);
+        },
+        args);
+    return end;
+  }
+
+  /// Points the local accessors into `block` (a work-group's local memory).
+  void bind_local(void* block) {
+    std::apply(
+        [&](KArgs&... a) {
+          (
+              [&](auto& x) {
+                if constexpr (is_local_accessor_v<std::remove_cvref_t<decltype(x)>>)
+                  local_binding::bind(x, block);
+              }(a),
+              ...);
+        },
+        args);
+  }
 };
+
+/// Lays out the local accessors of a launch's payload; they need an nd_range launch.
+template <class Payload, class Space>
+size_t prepare_local(Payload& p, const Space& space) {
+  if constexpr (!Payload::has_local) {
+    return 0;
+  } else {
+    if constexpr (!space_traits<Space>::item_type_is_nd)
+      throw_local_with_range(typeid(p.kernel), space_traits<Space>::erase(space));
+    return p.place_local();
+  }
+}
 
 /// An async launch's payload plus the owners of its array arguments.
 template <class Payload, size_t NumOwners>
@@ -208,10 +256,12 @@ void launch_sync(const std::shared_ptr<queue_impl>& q, const Kernel& kernel, con
   using K = typename kernel_traits<Kernel>::type;
   if constexpr (kernel_signature_ok<K, item_type, kernel_arg_t<Args>...>()) {
     using payload_t = payload<K, kernel_arg_t<Args>...>;
-    const payload_t p{kernel_traits<Kernel>::get(kernel),
-                      {kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...}};
+    payload_t p{kernel_traits<Kernel>::get(kernel),
+                {kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...}};
+    const size_t local_bytes = prepare_local(p, space);
     kernel_record rec = make_record(p, space);
     rec.name = kernel_traits<Kernel>::name(kernel);
+    rec.local_bytes = local_bytes;
     submit_sync(q, rec);
   }
 }
@@ -234,8 +284,10 @@ launch_events launch_async(const std::shared_ptr<queue_impl>& q, const Kernel& k
           if constexpr (is_array_arg_v<decltype(a)>) owned->owners[n++] = a.owner();
         }(args),
         ...);
+    const size_t local_bytes = prepare_local(owned->value, space);
     kernel_record rec = make_record(owned->value, space);
     rec.name = kernel_traits<Kernel>::name(kernel);
+    rec.local_bytes = local_bytes;
     return submit_async(q, rec, std::move(owned), deps);
   } else {
     return {};

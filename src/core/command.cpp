@@ -39,11 +39,15 @@ std::exception_ptr kernel_error(const command& cmd, const cpu_failure& failure) 
   std::string cause;
   try {
     std::rethrow_exception(failure.error);
+  } catch (const error& e) {
+    cause = e.message();  // without the "ndl::error [code]: " prefix
   } catch (const std::exception& e) {
     cause = e.what();
   } catch (...) {
     cause = "an exception not derived from std::exception";
   }
+  if (failure.divergence)
+    return std::make_exception_ptr(error(errc::kernel_failure, cmd.describe() + ": " + cause));
   const index_space& s = cmd.record.space;
   std::string id = "(";
   for (int d = 0; d < s.dims; ++d)

@@ -55,6 +55,11 @@ void validate(const queue_impl& q, const kernel_record& r) {
                       " work-items (" + space_string(s) + ") exceeds the maximum " +
                       std::to_string(limit) + " of device " + q.device().filter);
   }
+  if (r.local_bytes > q.device().info.local_memory_bytes)
+    throw_error(errc::invalid_argument,
+                "kernel '" + kernel_name(r) + "' asks for " + std::to_string(r.local_bytes) +
+                    " bytes of local memory per work-group; device " + q.device().filter + " has " +
+                    std::to_string(q.device().info.local_memory_bytes));
   if (q.device().backend_type == backend_kind::cuda && !r.cuda_entry)
     throw_error(errc::unsupported,
                 "kernel '" + kernel_name(r) +
@@ -93,6 +98,17 @@ void validate_nd_range(int dims, const size_t* global, const size_t* local) {
                       std::to_string(global[d]) + " % " + std::to_string(local[d]) + " = " +
                       std::to_string(global[d] % local[d]) + ")");
   }
+}
+
+void throw_local_with_range(const std::type_info& kernel, const index_space& space) {
+  throw_error(errc::invalid_argument, "kernel '" + demangle(kernel) +
+                                          "' takes a local_accessor, which needs an nd_range "
+                                          "launch, but was launched over " +
+                                          space_string(space));
+}
+
+void throw_empty_local_accessor() {
+  throw_error(errc::invalid_argument, "a local_accessor must have at least one element");
 }
 
 void submit_sync(const std::shared_ptr<queue_impl>& q, const kernel_record& record) {

@@ -51,6 +51,7 @@ struct index_space {
 struct cpu_failure {
   std::exception_ptr error;
   size_t id[3] = {0, 0, 0};
+  bool divergence = false;  ///< the work-items of a group disagreed at a barrier
 };
 
 /// Runs the work-items (range launch) or work-groups (nd-range launch) with linear ids in
@@ -72,6 +73,7 @@ struct kernel_record {
   const char* name = nullptr;                   ///< explicit name, or null to use the type
   index_space space;
   const void* payload = nullptr;
+  size_t local_bytes = 0;  ///< work-group local memory the launch needs
   cpu_entry_fn cpu_entry = nullptr;
   const void* cuda_entry = nullptr;  ///< null unless compiled by the CUDA compiler
 };
@@ -85,6 +87,10 @@ NDL_API void submit_sync(const std::shared_ptr<queue_impl>& q, const kernel_reco
 NDL_API launch_events submit_async(const std::shared_ptr<queue_impl>& q,
                                    const kernel_record& record,
                                    std::unique_ptr<owned_payload> payload, event_list deps);
+
+/// Throws invalid_argument: a local_accessor argument in a range launch.
+[[noreturn]] NDL_API void throw_local_with_range(const std::type_info& kernel,
+                                                 const index_space& space);
 
 /// One array argument's placement, for queue inference.
 struct arg_placement {
