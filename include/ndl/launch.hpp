@@ -41,7 +41,7 @@ namespace detail {
 /// Unwraps ndl::named.
 template <class Kernel>
 struct kernel_traits {
-  using type = Kernel;
+  using type = std::decay_t<Kernel>;  // a function becomes a function pointer
   static const Kernel& get(const Kernel& k) { return k; }
   static const char* name(const Kernel&) { return nullptr; }
 };
@@ -222,8 +222,10 @@ std::array<arg_placement, sizeof...(Args)> placements(const Args&... args) {
   size_t n = 0;
   (
       [&](const auto& a) {
-        if constexpr (is_array_arg_v<decltype(a)>)
+        if constexpr (is_array_arg_v<decltype(a)>) {
+          if (!a.owner()) throw_empty_array_argument(pos, typeid(a));
           out[n++] = arg_placement{pos, &typeid(a), a.get_queue().impl().get()};
+        }
         ++pos;
       }(args),
       ...);

@@ -63,6 +63,8 @@ void start(const std::shared_ptr<command>& cmd) noexcept {
     std::string cause = "unknown error";
     try {
       std::rethrow_exception(cmd->dependency_error);
+    } catch (const error& e) {
+      cause = std::string(to_string(e.code())) + ": " + e.message();
     } catch (const std::exception& e) {
       cause = e.what();
     } catch (...) {
@@ -70,14 +72,15 @@ void start(const std::shared_ptr<command>& cmd) noexcept {
     cmd->failure = std::make_exception_ptr(
         error(errc::dependency_failed,
               cmd->describe() + " did not run because a command it depends on failed: " + cause));
-    finish_command(cmd);
-    return;
+    // Still goes through the backend, which skips a cancelled command's work and finishes
+    // it from its own loop: finishing here would recurse once per link of a long chain.
+    cmd->cancelled.store(true, std::memory_order_relaxed);
   }
   if (cmd->device_event.profiling()) cmd->device_event.t_start = now_ns();
   try {
     cmd->queue->device().owner->execute(cmd);
   } catch (...) {
-    cmd->failure = std::current_exception();
+    cmd->fail(std::current_exception());
     finish_command(cmd);
   }
 }
@@ -105,12 +108,14 @@ void finish_command(const std::shared_ptr<command>& cmd) noexcept {
     cmd->device_event.t_end = t;
     cmd->host_event.t_start = cmd->device_event.t_start;
   }
-  cmd->device_event.complete(error);
+  // A command that did not run passes its dependency's root cause on.
+  const std::exception_ptr root = cmd->dependency_error;
+  cmd->device_event.complete(error, root);
   // Releasing the payload drops the launch's references to its arrays; this may free them.
   cmd->payload.reset();
   cmd->keep_alive.reset();
   if (cmd->host_event.profiling()) cmd->host_event.t_end = now_ns();
-  cmd->host_event.complete(error);
+  cmd->host_event.complete(error, root);
   std::shared_ptr<queue_impl> q = std::move(cmd->queue);
   q->on_finished(cmd, error);
   q.reset();

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,9 +39,22 @@ struct command {
   // copies and fills
   void* dst = nullptr;
   const void* src = nullptr;
-  size_t bytes = 0;  // copy: bytes; fill: element count
-  unsigned char pattern[64] = {};
+  size_t bytes = 0;                               // copy: bytes; fill: element count
+  unsigned char pattern_inline[64] = {};          // fill patterns up to 64 bytes
+  std::unique_ptr<unsigned char[]> pattern_heap;  // larger ones
+  const unsigned char* pattern = pattern_inline;
   size_t pattern_size = 0;
+
+  void set_pattern(const void* p, size_t n) {
+    unsigned char* out = pattern_inline;
+    if (n > sizeof(pattern_inline)) {
+      pattern_heap = std::make_unique<unsigned char[]>(n);
+      out = pattern_heap.get();
+    }
+    std::memcpy(out, p, n);
+    pattern = out;
+    pattern_size = n;
+  }
   size_t elem_size = 0;  // strided copies
   int dims = 0;
   size_t shape[3] = {1, 1, 1};
@@ -53,7 +67,7 @@ struct command {
   // them all (so that the command cannot start half-registered).
   std::atomic<int> pending{1};
   std::mutex failure_mutex;
-  std::exception_ptr dependency_error;  // first failed explicit dependency
+  std::exception_ptr dependency_error;  // root cause of the first failed explicit dependency
   std::exception_ptr failure;           // first failure while running
   std::atomic<bool> cancelled{false};   // set on failure: later chunks are skipped
 

@@ -8,17 +8,18 @@
 namespace ndl {
 namespace detail {
 
-void event_state::complete(std::exception_ptr error) noexcept {
+void event_state::complete(std::exception_ptr error, std::exception_ptr root) noexcept {
   std::vector<dependent> deps;
   {
     std::lock_guard lock(mutex_);
+    root_error_ = root ? std::move(root) : error;
     error_ = std::move(error);
     // Release pairs with the acquire loads in status(): whoever sees `complete` sees error_.
     status_.store(static_cast<std::uint32_t>(event_status::complete), std::memory_order_release);
     deps.swap(dependents_);
   }
   for (auto& d : deps)
-    dependency_done(d.cmd, error_, d.propagate);
+    dependency_done(d.cmd, root_error_, d.propagate);
 }
 
 bool event_state::add_dependent(const std::shared_ptr<command>& cmd, bool propagate) {

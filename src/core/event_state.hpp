@@ -40,8 +40,13 @@ class event_state {
                                     std::memory_order_relaxed);
   }
 
-  /// Completes the event (once), then tells every dependent command.
-  void complete(std::exception_ptr error) noexcept;
+  /// The failure at the origin of error(): itself, or for a command that did not run because
+  /// a dependency failed, that dependency's root cause (so messages never nest).
+  const std::exception_ptr& root_error() const noexcept { return root_error_; }
+
+  /// Completes the event (once), then tells every dependent command. `root` is the root
+  /// cause of `error` when it differs (see root_error()).
+  void complete(std::exception_ptr error, std::exception_ptr root = nullptr) noexcept;
 
   /// Registers `cmd` to be told when this event completes; returns false (and registers
   /// nothing) when it already has. `propagate` says whether an error of this event fails
@@ -66,6 +71,7 @@ class event_state {
   std::atomic<bool> observed_{false};
   bool profiling_;
   std::exception_ptr error_;
+  std::exception_ptr root_error_;
   std::mutex mutex_;  // guards dependents_ and the transition to complete
   std::vector<dependent> dependents_;
 };

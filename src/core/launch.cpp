@@ -107,6 +107,12 @@ void throw_local_with_range(const std::type_info& kernel, const index_space& spa
                                           space_string(space));
 }
 
+void throw_empty_array_argument(int position, const std::type_info& type) {
+  throw_error(errc::invalid_argument,
+              "kernel argument " + std::to_string(position) + " (" + demangle(type) +
+                  ") is a default-constructed array: it has no memory and no queue");
+}
+
 void throw_empty_local_accessor() {
   throw_error(errc::invalid_argument, "a local_accessor must have at least one element");
 }

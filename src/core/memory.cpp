@@ -103,7 +103,7 @@ event submit_strided(const queue& q, command_kind kind, std::shared_ptr<const vo
     cmd->strides[d] = strides[d];
   }
   impl->submit(cmd, deps);
-  return event(std::shared_ptr<event_state>(cmd, &cmd->host_event));
+  return event(std::shared_ptr<event_state>(cmd, &cmd->device_event));
 }
 }  // namespace
 
@@ -133,6 +133,11 @@ void throw_bad_index(int dim, size_t extent, ptrdiff_t index) {
   throw_error(errc::invalid_argument, "index " + std::to_string(index) + " is outside dimension " +
                                           std::to_string(dim) + " of extent " +
                                           std::to_string(extent));
+}
+
+void throw_empty_array() {
+  throw_error(errc::invalid_argument,
+              "the array is default-constructed: it has no memory and no queue");
 }
 
 void throw_size_mismatch(size_t expected, size_t got) {

@@ -61,7 +61,7 @@ void queue_impl::submit(const std::shared_ptr<command>& cmd, event_list deps) {
     cmd->pending.fetch_add(1, std::memory_order_relaxed);
     if (!s->add_dependent(cmd, /*propagate=*/true)) {
       // Already complete: count it done now (its error, if any, still propagates).
-      dependency_done(cmd, s->error(), true);
+      dependency_done(cmd, s->root_error(), true);
     }
   }
   if (options_.in_order) {
@@ -174,7 +174,7 @@ event queue::memcpy_async(void* dst, const void* src, size_t bytes, event_list d
   cmd->src = src;
   cmd->bytes = bytes;
   impl_->submit(cmd, deps);
-  return event(std::shared_ptr<detail::event_state>(cmd, &cmd->host_event));
+  return event(std::shared_ptr<detail::event_state>(cmd, &cmd->device_event));
 }
 
 event queue::fill_bytes(void* ptr, const void* pattern, size_t pattern_size, size_t align,
@@ -187,15 +187,11 @@ event queue::fill_bytes(void* ptr, const void* pattern, size_t pattern_size, siz
                         "fill pointer is not aligned to its element type's alignment of " +
                             std::to_string(align) + " bytes");
   auto cmd = impl_->make_command(detail::command_kind::fill, impl_);
-  if (pattern_size > sizeof(cmd->pattern))
-    detail::throw_error(errc::invalid_argument, "fill element of " + std::to_string(pattern_size) +
-                                                    " bytes is larger than the supported 64 bytes");
   cmd->dst = ptr;
-  std::memcpy(cmd->pattern, pattern, pattern_size);
-  cmd->pattern_size = pattern_size;
+  cmd->set_pattern(pattern, pattern_size);
   cmd->bytes = count;
   impl_->submit(cmd, deps);
-  return event(std::shared_ptr<detail::event_state>(cmd, &cmd->host_event));
+  return event(std::shared_ptr<detail::event_state>(cmd, &cmd->device_event));
 }
 
 }  // namespace ndl

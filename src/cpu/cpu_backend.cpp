@@ -73,7 +73,7 @@ void cpu_backend::deallocate(int, usm_kind, void* ptr) noexcept {
 
 size_t cpu_backend::chunks_for(size_t units, size_t grain) const {
   if (units == 0) return 0;
-  const size_t by_grain = (units + grain - 1) / grain;
+  const size_t by_grain = units / grain + (units % grain != 0 ? 1 : 0);  // no overflow
   // A few chunks per thread balance uneven progress without much claiming overhead.
   const size_t max_chunks = size_t{4} * pool_.concurrency();
   return by_grain < max_chunks ? by_grain : max_chunks;

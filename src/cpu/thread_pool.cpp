@@ -26,10 +26,9 @@ void thread_pool::worker_loop() {
 }
 
 void thread_pool::push(std::shared_ptr<detail::command> cmd, size_t units, size_t num_chunks) {
-  if (units == 0 || num_chunks == 0) {
-    detail::finish_command(cmd);
-    return;
-  }
+  // A command with no work still becomes one (empty) chunk, finished from the pool's loop:
+  // finishing it here would recurse through its dependents, once per link of a chain.
+  if (units == 0 || num_chunks == 0) num_chunks = 1;
   auto* j = new job;
   j->cmd = std::move(cmd);
   j->units = units;
@@ -60,9 +59,11 @@ bool thread_pool::run_one() {
   // Read before counting this chunk finished: after that, another thread may delete `j`.
   const size_t num_chunks = j->num_chunks;
   if (chunk == 0) cmd.device_event.mark_running();
-  if (!cmd.cancelled.load(std::memory_order_relaxed)) {
-    const size_t first = chunk * j->units / num_chunks;
-    const size_t last = (chunk + 1) * j->units / num_chunks;
+  if (!cmd.cancelled.load(std::memory_order_relaxed) && j->units != 0) {
+    // Split without multiplying: chunk * units would overflow for huge launches.
+    const size_t q = j->units / num_chunks, r = j->units % num_chunks;
+    const size_t first = chunk * q + (chunk < r ? chunk : r);
+    const size_t last = first + q + (chunk < r ? 1 : 0);
     run_chunk(cmd, first, last);
   }
   // acq_rel: the thread finishing the last chunk sees every other chunk's writes.

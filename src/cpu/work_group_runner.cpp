@@ -339,10 +339,10 @@ void cpu_group_barrier(const char* file, int line, int column) {
                 "group_barrier called outside the work-items of an nd_range launch on the CPU");
   if (!f->fibers) {
     if (f->current != 0) {
-      const std::string what = "work-items 0-" + std::to_string(f->current - 1) +
-                               " returned without reaching the group_barrier at " +
-                               where(file, line, column) + " that work-item " +
-                               std::to_string(f->current) + " reached";
+      const std::string what =
+          "work-items 0" + (f->current > 1 ? "-" + std::to_string(f->current - 1) : std::string()) +
+          " returned without reaching the group_barrier at " + where(file, line, column) +
+          " that work-item " + std::to_string(f->current) + " reached";
       throw group_failure{divergence_error(*f, what), f->current, true};
     }
     start_fibers(*f, file, line, column);

@@ -92,6 +92,9 @@ NDL_API launch_events submit_async(const std::shared_ptr<queue_impl>& q,
 [[noreturn]] NDL_API void throw_local_with_range(const std::type_info& kernel,
                                                  const index_space& space);
 
+/// Throws invalid_argument: argument `position` is an array with no memory.
+[[noreturn]] NDL_API void throw_empty_array_argument(int position, const std::type_info& type);
+
 /// One array argument's placement, for queue inference.
 struct arg_placement {
   int position;                ///< 0-based position among the kernel arguments

@@ -74,6 +74,8 @@ NDL_API event copy_host_to_strided(const queue& q, std::shared_ptr<const void> o
                                           ptrdiff_t step);
 /// Throws invalid_argument for an index outside its dimension.
 [[noreturn]] NDL_API void throw_bad_index(int dim, size_t extent, ptrdiff_t index);
+/// Throws invalid_argument: the array is default-constructed.
+[[noreturn]] NDL_API void throw_empty_array();
 /// Throws invalid_argument for a host buffer whose size does not match the array's.
 [[noreturn]] NDL_API void throw_size_mismatch(size_t expected, size_t got);
 
@@ -162,7 +164,13 @@ class array {
   }
 
   /// The queue the array is bound to.
-  const queue& get_queue() const { return owner_->get_queue(); }
+  /// @throws ndl::error (errc::invalid_argument) for a default-constructed array.
+  const queue& get_queue() const {
+    if (!owner_) detail::throw_empty_array();
+    return owner_->get_queue();
+  }
+  /// True for a default-constructed array (no memory, no queue).
+  bool is_null() const { return owner_ == nullptr; }
   /// The shape.
   range<Dim> shape() const {
     range<Dim> r;
