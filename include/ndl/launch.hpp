@@ -160,12 +160,12 @@ struct payload {
 
 /// Lays out the local accessors of a launch's payload; they need an nd_range launch.
 template <class Payload, class Space>
-size_t prepare_local(Payload& p, const Space& space) {
+size_t prepare_local(Payload& p, const Space& space, const char* name) {
   if constexpr (!Payload::has_local) {
     return 0;
   } else {
     if constexpr (!space_traits<Space>::item_type_is_nd)
-      throw_local_with_range(typeid(p.kernel), space_traits<Space>::erase(space));
+      throw_local_with_range(typeid(p.kernel), name, space_traits<Space>::erase(space));
     return p.place_local();
   }
 }
@@ -260,7 +260,7 @@ void launch_sync(const std::shared_ptr<queue_impl>& q, const Kernel& kernel, con
     using payload_t = payload<K, kernel_arg_t<Args>...>;
     payload_t p{kernel_traits<Kernel>::get(kernel),
                 {kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...}};
-    const size_t local_bytes = prepare_local(p, space);
+    const size_t local_bytes = prepare_local(p, space, kernel_traits<Kernel>::name(kernel));
     kernel_record rec = make_record(p, space);
     rec.name = kernel_traits<Kernel>::name(kernel);
     rec.local_bytes = local_bytes;
@@ -286,7 +286,7 @@ launch_events launch_async(const std::shared_ptr<queue_impl>& q, const Kernel& k
           if constexpr (is_array_arg_v<decltype(a)>) owned->owners[n++] = a.owner();
         }(args),
         ...);
-    const size_t local_bytes = prepare_local(owned->value, space);
+    const size_t local_bytes = prepare_local(owned->value, space, kernel_traits<Kernel>::name(kernel));
     kernel_record rec = make_record(owned->value, space);
     rec.name = kernel_traits<Kernel>::name(kernel);
     rec.local_bytes = local_bytes;

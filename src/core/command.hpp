@@ -70,6 +70,7 @@ struct command {
   std::exception_ptr dependency_error;  // root cause of the first failed explicit dependency
   std::exception_ptr failure;           // first failure while running
   std::atomic<bool> cancelled{false};   // set on failure: later chunks are skipped
+  bool run_inline = false;  // a synchronous launch: a one-chunk command may run in place
 
   /// Records a failure while running (keeps the first) and cancels the rest.
   void fail(std::exception_ptr e) {

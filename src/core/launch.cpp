@@ -100,8 +100,9 @@ void validate_nd_range(int dims, const size_t* global, const size_t* local) {
   }
 }
 
-void throw_local_with_range(const std::type_info& kernel, const index_space& space) {
-  throw_error(errc::invalid_argument, "kernel '" + demangle(kernel) +
+void throw_local_with_range(const std::type_info& kernel, const char* name,
+                            const index_space& space) {
+  throw_error(errc::invalid_argument, "kernel '" + (name ? std::string(name) : demangle(kernel)) +
                                           "' takes a local_accessor, which needs an nd_range "
                                           "launch, but was launched over " +
                                           space_string(space));
@@ -119,6 +120,7 @@ void throw_empty_local_accessor() {
 
 void submit_sync(const std::shared_ptr<queue_impl>& q, const kernel_record& record) {
   auto cmd = make_launch(q, record);
+  cmd->run_inline = true;
   q->submit(cmd, {});
   // The payload lives on the caller's stack: wait for the device event before returning.
   cmd->device_event.wait();

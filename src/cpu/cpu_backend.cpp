@@ -74,8 +74,9 @@ void cpu_backend::deallocate(int, usm_kind, void* ptr) noexcept {
 size_t cpu_backend::chunks_for(size_t units, size_t grain) const {
   if (units == 0) return 0;
   const size_t by_grain = units / grain + (units % grain != 0 ? 1 : 0);  // no overflow
-  // A few chunks per thread balance uneven progress without much claiming overhead.
-  const size_t max_chunks = size_t{4} * pool_.concurrency();
+  // One chunk per thread, like a static schedule: every extra chunk is another round of
+  // claiming; uneven progress is absorbed by threads claiming whichever chunks remain.
+  const size_t max_chunks = pool_.concurrency();
   return by_grain < max_chunks ? by_grain : max_chunks;
 }
 
@@ -114,6 +115,14 @@ void cpu_backend::execute(std::shared_ptr<detail::command> cmd) {
       chunks = chunks_for(units, grain);
       break;
     }
+  }
+  if (cmd->run_inline && chunks == 1 && units != 0) {
+    // A synchronous launch small enough for one chunk runs right here, on the thread that
+    // submitted it (or that completed its last dependency): no queueing, no wake-ups.
+    cmd->device_event.mark_running();
+    if (!cmd->cancelled.load(std::memory_order_relaxed)) thread_pool::run_chunk(*cmd, 0, units);
+    detail::finish_command(cmd);
+    return;
   }
   pool_.push(std::move(cmd), units, chunks);
 }

@@ -41,38 +41,61 @@ void thread_pool::push(std::shared_ptr<detail::command> cmd, size_t units, size_
   waiter_.notify();
 }
 
+// A thread takes the lock once per job it joins, not once per chunk: it then claims chunks
+// with one atomic increment each until none is left. The job stays alive while anyone
+// claims from it (`users`), and the thread that claims the last chunk removes it from the
+// queue.
 bool thread_pool::run_one() {
   if (!has_work()) return false;
   job* j;
-  size_t chunk;
   {
     std::lock_guard lock(mutex_);
     if (jobs_.empty()) return false;
     j = jobs_.front();
-    chunk = j->next++;
-    if (j->next == j->num_chunks) {
-      jobs_.pop_front();
-      queued_.store(jobs_.size(), std::memory_order_release);
+    j->users.fetch_add(1, std::memory_order_relaxed);  // the lock orders it before retire()
+  }
+  bool ran = false;
+  for (;;) {
+    const size_t chunk = j->next.fetch_add(1, std::memory_order_relaxed);
+    if (chunk >= j->num_chunks) break;
+    if (chunk + 1 == j->num_chunks) retire(j);
+    detail::command& cmd = *j->cmd;
+    if (chunk == 0) cmd.device_event.mark_running();
+    if (!cmd.cancelled.load(std::memory_order_relaxed) && j->units != 0) {
+      // Split without multiplying: chunk * units would overflow for huge launches.
+      const size_t q = j->units / j->num_chunks, r = j->units % j->num_chunks;
+      const size_t first = chunk * q + (chunk < r ? chunk : r);
+      const size_t last = first + q + (chunk < r ? 1 : 0);
+      run_chunk(cmd, first, last);
+    }
+    ran = true;
+    // acq_rel: the thread finishing the last chunk sees every other chunk's writes.
+    if (j->finished.fetch_add(1, std::memory_order_acq_rel) + 1 == j->num_chunks) {
+      std::shared_ptr<detail::command> done = std::move(j->cmd);
+      detail::finish_command(done);
+      break;
     }
   }
-  detail::command& cmd = *j->cmd;
-  // Read before counting this chunk finished: after that, another thread may delete `j`.
-  const size_t num_chunks = j->num_chunks;
-  if (chunk == 0) cmd.device_event.mark_running();
-  if (!cmd.cancelled.load(std::memory_order_relaxed) && j->units != 0) {
-    // Split without multiplying: chunk * units would overflow for huge launches.
-    const size_t q = j->units / num_chunks, r = j->units % num_chunks;
-    const size_t first = chunk * q + (chunk < r ? chunk : r);
-    const size_t last = first + q + (chunk < r ? 1 : 0);
-    run_chunk(cmd, first, last);
+  release(j);
+  return ran;
+}
+
+void thread_pool::retire(job* j) {
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = jobs_.begin(); it != jobs_.end(); ++it)
+      if (*it == j) {
+        jobs_.erase(it);
+        break;
+      }
+    queued_.store(jobs_.size(), std::memory_order_release);
   }
-  // acq_rel: the thread finishing the last chunk sees every other chunk's writes.
-  if (j->finished.fetch_add(1, std::memory_order_acq_rel) + 1 == num_chunks) {
-    std::shared_ptr<detail::command> done = std::move(j->cmd);
-    delete j;
-    detail::finish_command(done);
-  }
-  return true;
+  release(j);  // the queue's reference
+}
+
+void thread_pool::release(job* j) noexcept {
+  // acq_rel: the last user sees every other user's accesses before deleting.
+  if (j->users.fetch_sub(1, std::memory_order_acq_rel) == 1) delete j;
 }
 
 namespace {

@@ -29,8 +29,12 @@ class thread_pool {
   /// Queues `cmd` as `num_chunks` chunks over `units` units of work.
   void push(std::shared_ptr<detail::command> cmd, size_t units, size_t num_chunks);
 
-  /// Runs one chunk on the calling thread; false when nothing is queued.
+  /// Runs chunks of the oldest queued job on the calling thread until it has none left to
+  /// claim; false when nothing was queued.
   bool run_one();
+
+  /// Runs the units [first, last) of `cmd` on the calling thread (recording failures on it).
+  static void run_chunk(detail::command& cmd, size_t first, size_t last);
 
   /// True when some chunk is waiting to be claimed.
   bool has_work() const { return queued_.load(std::memory_order_acquire) != 0; }
@@ -40,15 +44,17 @@ class thread_pool {
     std::shared_ptr<detail::command> cmd;
     size_t units = 0;
     size_t num_chunks = 0;
-    size_t next = 0;                  // next chunk to claim; guarded by mutex_
+    std::atomic<size_t> next{0};      // next chunk to claim
     std::atomic<size_t> finished{0};  // chunks run to the end
+    std::atomic<int> users{1};        // the queue's reference plus each thread claiming
   };
 
   void worker_loop();
-  static void run_chunk(detail::command& cmd, size_t first, size_t last);
+  void retire(job* j);
+  static void release(job* j) noexcept;
 
   detail::progress& waiter_;
-  std::mutex mutex_;               // guards jobs_ and every job's `next`
+  std::mutex mutex_;               // guards jobs_
   std::deque<job*> jobs_;          // jobs with chunks left to claim, oldest first
   std::atomic<size_t> queued_{0};  // jobs_.size(), readable without the lock
   std::atomic<bool> stop_{false};

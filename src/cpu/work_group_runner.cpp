@@ -55,15 +55,23 @@ namespace {
 
 // Thread states are never destroyed: a thread's work can outlive its thread_local
 // destructors (the main thread drains work at exit), and the registry keeps them reachable.
-std::mutex registry_mutex;
-std::vector<thread_state*>* registry = new std::vector<thread_state*>;
+// Function-local statics: kernels may run from other translation units' static
+// initialisers, before this file's namespace-scope objects are constructed.
+std::mutex& registry_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::vector<thread_state*>& registry() {
+  static auto* r = new std::vector<thread_state*>;
+  return *r;
+}
 
 thread_state& state() {
   thread_local thread_state* st = nullptr;
   if (!st) {
     st = new thread_state;
-    std::lock_guard lock(registry_mutex);
-    registry->push_back(st);
+    std::lock_guard lock(registry_mutex());
+    registry().push_back(st);
   }
   return *st;
 }
@@ -283,6 +291,14 @@ void release_group(group_frame& frame) noexcept {
   g->owner->free_groups.emplace_back(g);
 }
 
+// Marks the group failed and throws: a kernel that catches the failure and carries on
+// gets it again at its next barrier, and the entry point when it returns.
+[[noreturn]] void fail_frame(group_frame& frame, const group_failure& failure) {
+  frame.failed = true;
+  frame.failure = failure;
+  throw failure;
+}
+
 // Work-item 0 regained control after the scheduler ended: hand over the group's failure.
 void end_group(group_frame& frame) {
   group_fibers& g = *frame.fibers;
@@ -292,7 +308,7 @@ void end_group(group_frame& frame) {
   }
   group_failure failure{g.error, g.error_item, g.divergence};
   release_group(frame);
-  throw failure;
+  fail_frame(frame, failure);
 }
 
 void start_fibers(group_frame& frame, const char* file, int line, int column) {
@@ -337,18 +353,26 @@ void cpu_group_barrier(const char* file, int line, int column) {
   if (!f)
     throw error(errc::kernel_failure,
                 "group_barrier called outside the work-items of an nd_range launch on the CPU");
+  if (f->failed) throw f->failure;
   if (!f->fibers) {
     if (f->current != 0) {
-      const std::string what =
-          "work-items 0" + (f->current > 1 ? "-" + std::to_string(f->current - 1) : std::string()) +
-          " returned without reaching the group_barrier at " + where(file, line, column) +
-          " that work-item " + std::to_string(f->current) + " reached";
-      throw group_failure{divergence_error(*f, what), f->current, true};
+      // Built with append: GCC 12 reports a false -Wrestrict on chained string operator+.
+      std::string what = "work-items 0";
+      if (f->current > 1) what.append("-").append(std::to_string(f->current - 1));
+      what.append(" returned without reaching the group_barrier at ")
+          .append(where(file, line, column))
+          .append(" that work-item ")
+          .append(std::to_string(f->current))
+          .append(" reached");
+      fail_frame(*f, group_failure{divergence_error(*f, what), f->current, true});
     }
     start_fibers(*f, file, line, column);
   } else {
     group_fibers& g = *f->fibers;
     const size_t k = g.running;
+    // A kernel that caught the unwind of its group and reached another barrier is unwound
+    // again, without switching: its group is gone.
+    if (g.aborted && k != 0) throw group_abort{};
     item_slot& slot = g.items[k];
     slot.state = item_state::at_barrier;
     slot.file = file;
@@ -362,6 +386,7 @@ void cpu_group_barrier(const char* file, int line, int column) {
 }
 
 void finish_fiber_group(group_frame& frame) {
+  if (frame.failed) throw frame.failure;
   group_fibers& g = *frame.fibers;
   g.items[0].state = item_state::finished;
   g.items[0].sched = cpu::switch_to(g.items[0].ctx, g.sched, std::move(g.items[0].sched));
@@ -386,7 +411,8 @@ void* acquire_local_arena() {
     st.free_arenas.pop_back();
     return a;
   }
-  void* a = std::aligned_alloc(64, cpu::local_memory_bytes);
+  // Page-aligned, so that local accessors of any element alignment are aligned.
+  void* a = std::aligned_alloc(4096, cpu::local_memory_bytes);
   if (!a) throw std::bad_alloc();
   return a;
 }

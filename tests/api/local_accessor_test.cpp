@@ -5,6 +5,7 @@
 // the whole of the device's local memory, and the launch errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <ndl/ndl.hpp>
@@ -249,13 +250,11 @@ TEST_P(local_accessor_test, multi_dimensional_indexing_and_queries) {
   const auto host = out.to_host();
   for (size_t i = 0; i < 3 * r0; ++i)
     for (size_t j = 0; j < 2 * r1; ++j)
-      ASSERT_EQ(host[i * 2 * r1 + j],
-                static_cast<int>(100 * (r0 - 1 - i % r0) + (r1 - 1 - j % r1)))
+      ASSERT_EQ(host[i * 2 * r1 + j], static_cast<int>(100 * (r0 - 1 - i % r0) + (r1 - 1 - j % r1)))
           << i << " " << j;
   // (a % 2, a / 2, b) with a = 3 (1, 1, b) holds 3 * nb + b.
-  EXPECT_EQ(info.to_host(),
-            (std::vector<std::uint64_t>{r0, r1, r0 * r1, r0 * r1 * sizeof(int), 1, 1,
-                                        2 * (r0 / 2) * r1, 3 * r1 + 3}));
+  EXPECT_EQ(info.to_host(), (std::vector<std::uint64_t>{r0, r1, r0 * r1, r0 * r1 * sizeof(int), 1,
+                                                        1, 2 * (r0 / 2) * r1, 3 * r1 + 3}));
 }
 
 // --- several accessors, alignment ---------------------------------------------------------------
@@ -275,6 +274,9 @@ struct alignas(128) padded_counter {
   std::int64_t value;
   std::int64_t pad[15];
 };
+struct alignas(256) page_aligned {
+  double value;
+};
 static_assert(sizeof(vec2d) == 16 && alignof(vec2d) == 16);
 static_assert(sizeof(vec4d) == 32 && alignof(vec4d) == 32);
 static_assert(sizeof(cache_line) == 64 && alignof(cache_line) == 64);
@@ -293,6 +295,8 @@ NDL_KERNEL_FN T make_value(size_t k) {
       v.v[j] = static_cast<std::int32_t>(k) * 16 + j;
   } else if constexpr (std::is_same_v<T, padded_counter>) {
     v.value = static_cast<std::int64_t>(k) * 3;
+  } else if constexpr (std::is_same_v<T, page_aligned>) {
+    v.value = static_cast<double>(k) / 4;
   } else {
     v = static_cast<T>(k);
   }
@@ -311,7 +315,7 @@ NDL_KERNEL_FN bool same_value(const T& a, const T& b) {
     for (int j = 0; j < 16; ++j)
       if (a.v[j] != b.v[j]) return false;
     return true;
-  } else if constexpr (std::is_same_v<T, padded_counter>) {
+  } else if constexpr (std::is_same_v<T, padded_counter> || std::is_same_v<T, page_aligned>) {
     return a.value == b.value;
   } else {
     return a == b;
@@ -333,25 +337,29 @@ struct alignment_kernel {
     ndl::group_barrier(it.get_group());
     const size_t other = (l + 1) % n;
     wrong[it.get_global_id(0)] =
-        same_value(tile[other], make_value<T>(it.get_group_id(0) * n + other)) && pad[0] == 'x'
-            ? 0
-            : 1;
+        same_value(tile[other], make_value<T>(it.get_group_id(0) * n + other)) && pad[0] == 'x' ? 0
+                                                                                                : 1;
   }
 };
 
 template <class T>
 void check_alignment(const ndl::queue& q, const char* name) {
   SCOPED_TRACE(name);
-  constexpr size_t n = 16, groups = 8, total = n * groups;
+  constexpr size_t n = 16, groups = 1024, total = n * groups;  // several chunks
   auto misaligned = ndl::array<int>::full({total}, -1, q);
   auto wrong = ndl::array<int>::full({total}, -1, q);
-  ASSERT_TRUE(bounded(ndl::call_kernel_async(alignment_kernel<T>{},
-                                             ndl::nd_range<1>{{total}, {n}}, {}, misaligned,
-                                             wrong, ndl::local_accessor<char, 1>{{1}},
-                                             ndl::local_accessor<T, 1>{{n}})));
-  EXPECT_EQ(misaligned.to_host(), std::vector<int>(total, 0))
-      << "elements of alignment " << alignof(T) << " are misaligned in local memory";
-  EXPECT_EQ(wrong.to_host(), std::vector<int>(total, 0));
+  ASSERT_TRUE(bounded(ndl::call_kernel_async(
+      alignment_kernel<T>{}, ndl::nd_range<1>{{total}, {n}}, {}, misaligned, wrong,
+      ndl::local_accessor<char, 1>{{1}}, ndl::local_accessor<T, 1>{{n}})));
+  const auto mis = misaligned.to_host();
+  const auto first = std::find_if(mis.begin(), mis.end(), [](int r) { return r != 0; });
+  EXPECT_EQ(std::count_if(mis.begin(), mis.end(), [](int r) { return r != 0; }), 0)
+      << "work-items saw elements of alignment " << alignof(T)
+      << " misaligned in local memory, for example at address % " << alignof(T)
+      << " == " << (first == mis.end() ? 0 : *first);
+  const auto w = wrong.to_host();
+  EXPECT_EQ(std::count(w.begin(), w.end(), 0), static_cast<std::ptrdiff_t>(total))
+      << "values did not survive the barrier";
 }
 
 TEST_P(local_accessor_test, elements_of_16_32_and_64_byte_alignment_are_aligned) {
@@ -364,10 +372,22 @@ TEST_P(local_accessor_test, elements_of_16_32_and_64_byte_alignment_are_aligned)
 }
 
 // Alignment above 64 bytes: the accessor's offset is aligned, so the block it is placed in
-// must be aligned as strictly (or the launch refused), never silently misaligned.
+// must be aligned as strictly (or the launch refused), never silently misaligned. Each thread
+// that runs work-groups has its own block, so the launches come from several fresh host
+// threads (which run chunks of their own launches) as well as from this one.
 TEST_P(local_accessor_test, elements_aligned_beyond_a_cache_line_are_aligned) {
   auto q = default_queue();
   check_alignment<padded_counter>(q, "alignas(128) padded_counter");
+  check_alignment<page_aligned>(q, "alignas(256) page_aligned");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      const ndl::queue own(dev());
+      check_alignment<padded_counter>(own, "alignas(128) padded_counter, another thread");
+      check_alignment<page_aligned>(own, "alignas(256) page_aligned, another thread");
+    });
+  for (auto& th : threads)
+    th.join();
 }
 
 // Several accessors of different types and sizes in one launch: disjoint and each aligned.
@@ -418,7 +438,8 @@ TEST_P(local_accessor_test, several_accessors_are_disjoint) {
   EXPECT_EQ(bad.to_host(), std::vector<int>(total, 0));
 }
 
-// --- the whole of the device's local memory -------------------------------------------------------
+// --- the whole of the device's local memory
+// -------------------------------------------------------
 
 // One accessor of exactly local_memory_bytes(), written to the last byte by every group
 // (ASan checks the block's bounds), and two halves that add up to the limit.
@@ -469,14 +490,15 @@ TEST_P(local_accessor_test, all_of_the_local_memory) {
   EXPECT_EQ(bad2.to_host(), std::vector<int>(n * groups, 0));
 }
 
-// --- errors ----------------------------------------------------------------------------------------
+// --- errors
+// ----------------------------------------------------------------------------------------
 
 TEST_P(local_accessor_test, a_range_launch_cannot_take_a_local_accessor) {
   auto q = default_queue();
   auto a = ndl::array<int>::zeros({16}, q);
   const auto kernel = ndl::named(
-      "range_with_local", [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<int, 1> v,
-                                           ndl::local_accessor<int, 1> t) {
+      "range_with_local",
+      [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<int, 1> v, ndl::local_accessor<int, 1> t) {
         t[0] = 1;
         v[it.get_id(0)] = t[0];
       });
@@ -487,8 +509,7 @@ TEST_P(local_accessor_test, a_range_launch_cannot_take_a_local_accessor) {
       ndl::call_kernel_async(kernel, ndl::range{16}, {}, a, ndl::local_accessor<int, 1>{{4}}),
       ndl::errc::invalid_argument, "local_accessor", "nd_range");
   NDL_EXPECT_ERROR(ndl::call_kernel(
-                       q,
-                       [] NDL_KERNEL_FN(ndl::item<2>, ndl::local_accessor<float, 2>) {},
+                       q, [] NDL_KERNEL_FN(ndl::item<2>, ndl::local_accessor<float, 2>) {},
                        ndl::range{4, 4}, ndl::local_accessor<float, 2>{{2, 2}}),
                    ndl::errc::invalid_argument, "local_accessor", "range {4, 4}");
   EXPECT_EQ(a.to_host(), std::vector<int>(16, 0)) << "the kernel ran";
@@ -499,12 +520,11 @@ TEST_P(local_accessor_test, more_local_memory_than_the_device_has_is_refused) {
   auto q = default_queue();
   const size_t bytes = dev().local_memory_bytes();
   auto a = ndl::array<int>::zeros({64}, q);
-  const auto kernel = ndl::named(
-      "greedy", [] NDL_KERNEL_FN(ndl::nd_item<1> it, ndl::view<int, 1> v,
-                                 ndl::local_accessor<char, 1> t) {
-        t[0] = 1;
-        v[it.get_global_id(0)] = t[0];
-      });
+  const auto kernel = ndl::named("greedy", [] NDL_KERNEL_FN(ndl::nd_item<1> it, ndl::view<int, 1> v,
+                                                            ndl::local_accessor<char, 1> t) {
+    t[0] = 1;
+    v[it.get_global_id(0)] = t[0];
+  });
   NDL_EXPECT_ERROR(ndl::call_kernel(kernel, ndl::nd_range<1>{{64}, {16}}, a,
                                     ndl::local_accessor<char, 1>{{bytes + 1}}),
                    ndl::errc::invalid_argument, "kernel 'greedy'", std::to_string(bytes + 1),
@@ -513,21 +533,19 @@ TEST_P(local_accessor_test, more_local_memory_than_the_device_has_is_refused) {
                                           ndl::local_accessor<char, 1>{{bytes * 4}}),
                    ndl::errc::invalid_argument, std::to_string(bytes * 4), std::to_string(bytes));
   // Two accessors that fit alone but not together; the second is padded to 16 bytes.
-  NDL_EXPECT_ERROR(
-      ndl::call_kernel(
-          q,
-          [] NDL_KERNEL_FN(ndl::nd_item<1>, ndl::local_accessor<char, 1>,
-                           ndl::local_accessor<char, 1>) {},
-          ndl::nd_range<1>{{64}, {16}}, ndl::local_accessor<char, 1>{{bytes / 2 + 1}},
-          ndl::local_accessor<char, 1>{{bytes / 2}}),
-      ndl::errc::invalid_argument, std::to_string(bytes + 16), std::to_string(bytes));
+  NDL_EXPECT_ERROR(ndl::call_kernel(
+                       q,
+                       [] NDL_KERNEL_FN(ndl::nd_item<1>, ndl::local_accessor<char, 1>,
+                                        ndl::local_accessor<char, 1>) {},
+                       ndl::nd_range<1>{{64}, {16}}, ndl::local_accessor<char, 1>{{bytes / 2 + 1}},
+                       ndl::local_accessor<char, 1>{{bytes / 2}}),
+                   ndl::errc::invalid_argument, std::to_string(bytes + 16), std::to_string(bytes));
   // Elements of 8 bytes: one element too many.
-  NDL_EXPECT_ERROR(
-      ndl::call_kernel(
-          q, [] NDL_KERNEL_FN(ndl::nd_item<2>, ndl::local_accessor<double, 2>) {},
-          ndl::nd_range<2>{{4, 4}, {2, 2}},
-          ndl::local_accessor<double, 2>{{bytes / sizeof(double) / 2 + 1, 2}}),
-      ndl::errc::invalid_argument, std::to_string(bytes + 16), std::to_string(bytes));
+  NDL_EXPECT_ERROR(ndl::call_kernel(
+                       q, [] NDL_KERNEL_FN(ndl::nd_item<2>, ndl::local_accessor<double, 2>) {},
+                       ndl::nd_range<2>{{4, 4}, {2, 2}},
+                       ndl::local_accessor<double, 2>{{bytes / sizeof(double) / 2 + 1, 2}}),
+                   ndl::errc::invalid_argument, std::to_string(bytes + 16), std::to_string(bytes));
   EXPECT_EQ(a.to_host(), std::vector<int>(64, 0)) << "the kernel ran";
   EXPECT_NO_THROW(q.wait());
 }
@@ -571,8 +589,7 @@ TEST_P(local_accessor_test, concurrent_launches_from_two_threads) {
               ndl::group_barrier(it.get_group());
               o[it.get_global_id(0)] = tile[nl - 1 - l];
             },
-            ndl::nd_range<1>{{total}, {n}}, out, t * 100000 + i,
-            ndl::local_accessor<int, 1>{{n}});
+            ndl::nd_range<1>{{total}, {n}}, out, t * 100000 + i, ndl::local_accessor<int, 1>{{n}});
         const auto host = out.to_host();
         bool ok = true;
         for (size_t g = 0; g < groups; ++g)

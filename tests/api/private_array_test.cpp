@@ -104,7 +104,8 @@ TEST_P(private_array_test, numba_dpex_private_arrays_sum_to_285) {
   EXPECT_EQ(big.to_host(), std::vector<float>(100000, 285.0f));
 }
 
-// --- indexing and zero_fill ------------------------------------------------------------------------
+// --- indexing and zero_fill
+// ------------------------------------------------------------------------
 
 TEST_P(private_array_test, multi_dimensional_indexing_is_row_major) {
   auto q = default_queue();
@@ -166,7 +167,8 @@ TEST_P(private_array_test, zero_fill_zeroes_every_element) {
   EXPECT_EQ(bad.to_host(), std::vector<int>(256, 0));
 }
 
-// --- private arrays across barriers ---------------------------------------------------------------
+// --- private arrays across barriers
+// ---------------------------------------------------------------
 
 struct alignas(32) wide {
   double v[4];

@@ -133,9 +133,9 @@ bool cpu_nd_entry(const void* p, const index_space& space, size_t first, size_t 
         for (lid[Dim - 1] = 0; lid[Dim - 1] < ctx.lr[Dim - 1]; ++lid[Dim - 1], ++lin) {
           frame.current = lin;
           payload->invoke(item_access::make_nd_item<Dim>(lid, ctx.gid, ctx.lr, ctx.gr));
-          if (NDL_UNLIKELY(frame.fibers != nullptr)) break;
+          if (NDL_UNLIKELY(frame.fibers != nullptr || frame.failed)) break;
         }
-        if (frame.fibers != nullptr) {
+        if (frame.fibers != nullptr || frame.failed) {
           finish_fiber_group(frame);
           break;
         }

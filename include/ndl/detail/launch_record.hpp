@@ -89,7 +89,7 @@ NDL_API launch_events submit_async(const std::shared_ptr<queue_impl>& q,
                                    std::unique_ptr<owned_payload> payload, event_list deps);
 
 /// Throws invalid_argument: a local_accessor argument in a range launch.
-[[noreturn]] NDL_API void throw_local_with_range(const std::type_info& kernel,
+[[noreturn]] NDL_API void throw_local_with_range(const std::type_info& kernel, const char* name,
                                                  const index_space& space);
 
 /// Throws invalid_argument: argument `position` is an array with no memory.

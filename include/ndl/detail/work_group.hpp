@@ -12,6 +12,14 @@ namespace ndl::detail {
 
 struct group_fibers;
 
+/// Thrown on the worker's own stack when a group fails: a work-item threw, or the
+/// work-items disagreed at a barrier. Caught by the entry point.
+struct group_failure {
+  std::exception_ptr error;  ///< the work-item's exception or an ndl::error(kernel_failure)
+  size_t local_linear_id;    ///< the work-item that threw, or the first one involved
+  bool divergence;           ///< true when the work-items disagreed at a barrier
+};
+
 /// One work-group being run by a CPU worker; lives on the entry point's stack.
 ///
 /// The group starts as a plain loop over its work-items. If work-item 0 reaches
@@ -26,23 +34,18 @@ struct group_frame {
   size_t group_id[3] = {0, 0, 0};
   size_t current = 0;              ///< loop mode: the work-item running now
   group_fibers* fibers = nullptr;  ///< fiber mode: the engine's state
-  group_frame* outer = nullptr;    ///< the frame this thread ran before (nested waits)
-};
-
-/// Thrown on the worker's own stack when a group fails: a work-item threw, or the
-/// work-items disagreed at a barrier. Caught by the entry point.
-struct group_failure {
-  std::exception_ptr error;  ///< the work-item's exception or an ndl::error(kernel_failure)
-  size_t local_linear_id;    ///< the work-item that threw, or the first one involved
-  bool divergence;           ///< true when the work-items disagreed at a barrier
+  /// Set when the group failed; rethrown if a kernel swallows the failure and goes on.
+  bool failed = false;
+  group_failure failure{};
+  group_frame* outer = nullptr;  ///< the frame this thread ran before (nested waits)
 };
 
 /// Makes `frame` the current group of this thread (until leave_group).
 NDL_API void enter_group(group_frame& frame) noexcept;
 /// Restores the previous current group.
 NDL_API void leave_group(group_frame& frame) noexcept;
-/// Called when work-item 0 has returned and the group is in fiber mode: runs the other
-/// work-items to the end. Throws group_failure.
+/// Called when work-item 0 has returned and the group is in fiber mode (or has failed):
+/// runs the other work-items to the end. Throws group_failure.
 NDL_API void finish_fiber_group(group_frame& frame);
 /// Called when a group fails on the worker's stack (a work-item threw): destroys the
 /// fibers of a group in fiber mode. Does nothing in loop mode.
