@@ -10,12 +10,15 @@
 //
 // Checks:
 //   - y[2047] against numba-dpex's expected 39.97161865234375, within numba-dpex's
-//     assert_almost_equal bound 1.5e-7 on the CPU device. Devices that fuse multiply-adds
-//     (GPUs) may round differently; there the bound is the one below.
+//     assert_almost_equal bound 1.5e-7 on the CPU device (this also assumes no fused
+//     multiply-adds). Devices that fuse them (GPUs) may round differently; there the bound is
+//     the one below.
 //   - every point against the same Horner evaluation on the host, within
-//     8 * 2^-24 * (|c0 x^3| + |c1 x^2| + |c2 x| + |c3|): each float evaluation, fused or
-//     not, lies within about 3 * 2^-24 of that sum of the terms' magnitudes from the exact
-//     value (the terms cancel heavily: at x = 80 they are ~1e5 for a result ~70).
+//     12 * 2^-24 * (|c0 x^3| + |c1 x^2| + |c2 x| + |c3|): by Horner's error bound each float
+//     evaluation, fused or not, lies within 6 * 2^-24 times that sum of the terms' magnitudes
+//     of the exact value, so two differ by at most twice that (the terms cancel heavily: at
+//     x = 80 they are ~1e5 for a result ~70). On the CPU, in a build that does not contract
+//     a * b + c into fused multiply-adds (the default x86-64 target), they agree exactly.
 //
 // Usage: ndl_example_interpolation [device-filter|all]
 //   Prints PASS or FAIL per device; exits non-zero on failure.
@@ -122,7 +125,7 @@ outcome run(const ndl::device& dev) {
     const double zd = z;
     const double magnitude = std::abs(c[0] * zd * zd * zd) + std::abs(c[1] * zd * zd) +
                              std::abs(c[2] * zd) + std::abs(double{c[3]});
-    const double tol = 8.0 * std::ldexp(magnitude, -24);
+    const double tol = 12.0 * std::ldexp(magnitude, -24);
     if (!(std::abs(got[i] - double{want}) <= tol)) {
       out.detail = "y[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", host computes " +
                    std::to_string(want) + " (tolerance " + std::to_string(tol) + ")";

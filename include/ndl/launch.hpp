@@ -286,7 +286,8 @@ launch_events launch_async(const std::shared_ptr<queue_impl>& q, const Kernel& k
           if constexpr (is_array_arg_v<decltype(a)>) owned->owners[n++] = a.owner();
         }(args),
         ...);
-    const size_t local_bytes = prepare_local(owned->value, space, kernel_traits<Kernel>::name(kernel));
+    const size_t local_bytes =
+        prepare_local(owned->value, space, kernel_traits<Kernel>::name(kernel));
     kernel_record rec = make_record(owned->value, space);
     rec.name = kernel_traits<Kernel>::name(kernel);
     rec.local_bytes = local_bytes;

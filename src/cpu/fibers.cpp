@@ -33,7 +33,6 @@ void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_
 extern "C" {
 void* __tsan_get_current_fiber(void);
 void* __tsan_create_fiber(unsigned flags);
-void __tsan_destroy_fiber(void* fiber);
 void __tsan_switch_to_fiber(void* fiber, unsigned flags);
 }
 #endif
@@ -114,9 +113,6 @@ void* current() noexcept {
 void* create() noexcept {
   return __tsan_create_fiber(0);
 }
-void destroy(void* fiber) noexcept {
-  if (fiber) __tsan_destroy_fiber(fiber);
-}
 #else
 void* current() noexcept {
   return nullptr;
@@ -124,7 +120,6 @@ void* current() noexcept {
 void* create() noexcept {
   return nullptr;
 }
-void destroy(void*) noexcept {}
 #endif
 }  // namespace tsan
 

@@ -72,7 +72,6 @@ void on_fiber_exit(context& target) noexcept;
 namespace tsan {
 void* current() noexcept;
 void* create() noexcept;
-void destroy(void* fiber) noexcept;
 }  // namespace tsan
 
 }  // namespace ndl::cpu
