@@ -946,7 +946,7 @@ constexpr int slow_rounds = 3;
 
 std::vector<case_def> make_cases(workload& w, int rounds) {
   std::vector<case_def> cases;
-  const bool pocl = w.has_pocl();
+  [[maybe_unused]] const bool pocl = w.has_pocl();
   const std::string design = "DESIGN.md 3: CPU nd-range with barriers";
 
   {

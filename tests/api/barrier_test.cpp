@@ -32,6 +32,20 @@ namespace {
 
 class barrier_test : public ndl_test::device_test {};
 
+// ThreadSanitizer makes every work-item of a group with barriers costly (each runs on a fiber
+// that TSan must track): sanitizer builds run the largest launches with fewer work-groups.
+#if defined(__SANITIZE_THREAD__)
+constexpr size_t fewer_under_tsan = 16;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr size_t fewer_under_tsan = 16;
+#else
+constexpr size_t fewer_under_tsan = 1;
+#endif
+#else
+constexpr size_t fewer_under_tsan = 1;
+#endif
+
 // Waits (without helping the runtime) until the launch's device event completes, at most
 // spin_limit; then rethrows its error, if any. False, with a test failure, on timeout.
 bool bounded(const ndl::launch_events& ev) {
@@ -69,7 +83,7 @@ ndl::range<Dim> make_range(const std::array<size_t, 3>& e) {
   return r;
 }
 
-// --- numba-dpex test_barriers ------------------------------------------------------------------
+// --- numba-dpex test_barriers --------------------------------------------------------------------
 
 struct barrier_sum_kernel {
   NDL_KERNEL_FN void operator()(ndl::nd_item<1> it, ndl::view<int, 1> a) const {
@@ -118,7 +132,7 @@ TEST_P(barrier_test, numba_dpex_barrier_sum_is_32) {
   EXPECT_EQ(a.to_host()[0], 32);
 }
 
-// --- group shapes and sizes --------------------------------------------------------------------
+// --- group shapes and sizes ----------------------------------------------------------------------
 
 // Each group reverses its slice of `in` through local memory, then sums it with a tree
 // reduction whose every step ends in a barrier (correct for any group size). Group g owns
@@ -235,7 +249,7 @@ TEST_P(barrier_test, three_dimensional_groups) {
   check_reverse_and_sum<3>(q, {3, 1, 2}, {3, 5, 2});
 }
 
-// --- barriers in loops and helper functions ---------------------------------------------------
+// --- barriers in loops and helper functions ------------------------------------------------------
 
 // `rounds` rotations of each group's values through local memory, two barriers per round:
 // afterwards work-item l holds in[(l + rounds) % n] + rounds.
@@ -393,7 +407,7 @@ TEST_P(barrier_test, whole_groups_returning_early) {
 // Many groups spread over every worker: fiber stacks and group states are pooled and reused.
 TEST_P(barrier_test, many_groups) {
   auto q = default_queue();
-  constexpr size_t n = 64, groups = 4096;
+  constexpr size_t n = 64, groups = 4096 / fewer_under_tsan;
   check_reverse_and_sum<1>(q, {groups, 1, 1}, {n, 1, 1});
 }
 
@@ -425,7 +439,7 @@ TEST_P(barrier_test, groups_with_and_without_barriers_in_one_launch) {
 
 // Two host threads launch barrier kernels on their own queues at the same time.
 TEST_P(barrier_test, concurrent_launches_from_two_threads) {
-  constexpr size_t n = 64, groups = 128, total = n * groups;
+  constexpr size_t n = 64, groups = 128 / fewer_under_tsan, total = n * groups;
   constexpr int launches = 20;
   const auto values = pattern(total);
   std::vector<int> sums(groups, 0);
@@ -458,7 +472,7 @@ TEST_P(barrier_test, concurrent_launches_from_two_threads) {
   EXPECT_EQ(failures[1], 0);
 }
 
-// --- work-items that disagree at a barrier ------------------------------------------------------
+// --- work-items that disagree at a barrier -------------------------------------------------------
 
 constexpr size_t diverging_group = 1;
 
@@ -658,7 +672,7 @@ TEST_P(barrier_test, queue_keeps_working_after_divergence) {
   EXPECT_NO_THROW(q.wait());
 }
 
-// --- exceptions while other work-items wait at a barrier ----------------------------------------
+// --- exceptions while other work-items wait at a barrier -----------------------------------------
 
 struct throws_after_barrier {
   size_t thrower;  // local id of the work-item of group 1 that throws
@@ -792,7 +806,7 @@ TEST_P(barrier_test, work_item_waiting_for_a_launch_with_barriers) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto outer_q = make_queue(/*in_order=*/false);
   auto inner_q = make_queue(/*in_order=*/false);
-  constexpr size_t inner_n = 64 * 64;
+  constexpr size_t inner_n = 64 * (64 / fewer_under_tsan);
   for (int round = 0; round < 5; ++round) {
     auto out = ndl::array<int>::zeros({inner_n}, inner_q);
     auto clobbered = ndl::array<int>::zeros({1}, inner_q);

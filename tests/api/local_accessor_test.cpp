@@ -21,6 +21,20 @@ namespace {
 
 class local_accessor_test : public ndl_test::device_test {};
 
+// ThreadSanitizer makes every work-item of a group with barriers costly (each runs on a fiber
+// that TSan must track): sanitizer builds run the largest launches with fewer work-groups.
+#if defined(__SANITIZE_THREAD__)
+constexpr size_t fewer_under_tsan = 16;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr size_t fewer_under_tsan = 16;
+#else
+constexpr size_t fewer_under_tsan = 1;
+#endif
+#else
+constexpr size_t fewer_under_tsan = 1;
+#endif
+
 // Waits (without helping the runtime) at most spin_limit for a launch, then rethrows its
 // error. False, with a test failure, when it hangs.
 bool bounded(const ndl::launch_events& ev) {
@@ -50,7 +64,7 @@ void for_each_numba_type(F&& f) {
   f.template operator()<double>();
 }
 
-// --- numba-dpex test_local_accessors ----------------------------------------------------------
+// --- numba-dpex test_local_accessors -------------------------------------------------------------
 
 // slm[local id] = 0, then 100 times slm[local id] += i * m: a[i] == 4950 * i.
 template <class T>
@@ -161,13 +175,13 @@ TEST_P(local_accessor_test, numba_dpex_local_accessors_in_one_two_and_three_dime
   });
 }
 
-// --- local memory belongs to one group ---------------------------------------------------------
+// --- local memory belongs to one group -----------------------------------------------------------
 
 // Every group fills its local memory with its own id and a per-item value, waits, and checks
 // all of it: groups running at the same time on other threads must not share the memory.
 TEST_P(local_accessor_test, each_group_has_its_own_local_memory) {
   auto q = default_queue();
-  constexpr size_t n = 64, groups = 512, total = n * groups;
+  constexpr size_t n = 64, groups = 512 / fewer_under_tsan, total = n * groups;
   auto bad = ndl::array<int>::zeros({total}, q);
   auto out = ndl::array<int>::zeros({total}, q);
   for (int round = 0; round < 3; ++round) {
@@ -257,7 +271,7 @@ TEST_P(local_accessor_test, multi_dimensional_indexing_and_queries) {
                                                         1, 2 * (r0 / 2) * r1, 3 * r1 + 3}));
 }
 
-// --- several accessors, alignment ---------------------------------------------------------------
+// --- several accessors, alignment ----------------------------------------------------------------
 
 struct alignas(16) vec2d {
   double x, y;
@@ -345,7 +359,8 @@ struct alignment_kernel {
 template <class T>
 void check_alignment(const ndl::queue& q, const char* name) {
   SCOPED_TRACE(name);
-  constexpr size_t n = 16, groups = 1024, total = n * groups;  // several chunks
+  // Several chunks of work-groups (one under TSan).
+  constexpr size_t n = 16, groups = 1024 / fewer_under_tsan, total = n * groups;
   auto misaligned = ndl::array<int>::full({total}, -1, q);
   auto wrong = ndl::array<int>::full({total}, -1, q);
   ASSERT_TRUE(bounded(ndl::call_kernel_async(
@@ -438,8 +453,7 @@ TEST_P(local_accessor_test, several_accessors_are_disjoint) {
   EXPECT_EQ(bad.to_host(), std::vector<int>(total, 0));
 }
 
-// --- the whole of the device's local memory
-// -------------------------------------------------------
+// --- the whole of the device's local memory ------------------------------------------------------
 
 // One accessor of exactly local_memory_bytes(), written to the last byte by every group
 // (ASan checks the block's bounds), and two halves that add up to the limit.
@@ -490,8 +504,7 @@ TEST_P(local_accessor_test, all_of_the_local_memory) {
   EXPECT_EQ(bad2.to_host(), std::vector<int>(n * groups, 0));
 }
 
-// --- errors
-// ----------------------------------------------------------------------------------------
+// --- errors --------------------------------------------------------------------------------------
 
 TEST_P(local_accessor_test, a_range_launch_cannot_take_a_local_accessor) {
   auto q = default_queue();
@@ -573,7 +586,7 @@ TEST_P(local_accessor_test, an_empty_local_accessor_is_refused) {
 
 // Launches with local memory from two host threads on their own queues at once.
 TEST_P(local_accessor_test, concurrent_launches_from_two_threads) {
-  constexpr size_t n = 32, groups = 256, total = n * groups;
+  constexpr size_t n = 32, groups = 256 / fewer_under_tsan, total = n * groups;
   int failures[2] = {0, 0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t)

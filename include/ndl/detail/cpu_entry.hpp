@@ -128,17 +128,25 @@ bool cpu_nd_entry(const void* p, const index_space& space, size_t first, size_t 
       size_t lin = 0;
       for (int d = 0; d < Dim; ++d)
         lid[d] = 0;
-      // The innermost loop runs over the last dimension as a plain counted loop.
+      // Work-item 0 alone: only it can switch the group to fibers (a barrier that another
+      // work-item reaches first is a divergence, thrown by the barrier itself).
+      frame.current = 0;
+      payload->invoke(item_access::make_nd_item<Dim>(lid, ctx.gid, ctx.lr, ctx.gr));
+      if (frame.fibers != nullptr || frame.failed) {
+        finish_fiber_group(frame);
+        continue;
+      }
+      lin = 1;
+      lid[Dim - 1] = 1;
+      // The others: the innermost loop has no exit but its bound, so it vectorises.
       for (;;) {
-        for (lid[Dim - 1] = 0; lid[Dim - 1] < ctx.lr[Dim - 1]; ++lid[Dim - 1], ++lin) {
+        for (; lid[Dim - 1] < ctx.lr[Dim - 1]; ++lid[Dim - 1], ++lin) {
           frame.current = lin;
           payload->invoke(item_access::make_nd_item<Dim>(lid, ctx.gid, ctx.lr, ctx.gr));
-          if (NDL_UNLIKELY(frame.fibers != nullptr || frame.failed)) break;
         }
-        if (frame.fibers != nullptr || frame.failed) {
-          finish_fiber_group(frame);
-          break;
-        }
+        lid[Dim - 1] = 0;
+        // A kernel that swallowed its group's failure: rethrown once per row.
+        if (NDL_UNLIKELY(frame.failed)) finish_fiber_group(frame);
         int d = Dim - 2;
         for (; d >= 0; --d) {
           if (++lid[d] < ctx.lr[d]) break;
