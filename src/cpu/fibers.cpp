@@ -79,6 +79,9 @@ ctx::fiber switch_to(context& self, context& target, ctx::fiber&& f) {
   __sanitizer_start_switch_fiber(&self.fake_stack, target.bottom, target.size);
 #endif
   ctx::fiber back = std::move(f).resume();
+  // Whoever switched back told TSan before running the rest of Boost's switch code on its
+  // own stack; say again that this fiber runs now, so that code is not attributed to us.
+  tsan_switch(self.tsan);
 #if defined(NDL_ASAN)
   __sanitizer_finish_switch_fiber(self.fake_stack, nullptr, nullptr);
 #else
@@ -96,7 +99,7 @@ void on_fiber_start(context& caller) noexcept {
 }
 
 void on_fiber_exit(context& target) noexcept {
-  tsan_switch(target.tsan);
+  // No TSan switch here: the target announces itself when its resume() returns (switch_to).
 #if defined(NDL_ASAN)
   // Null: this fiber ends, so there is no fake stack to keep.
   __sanitizer_start_switch_fiber(nullptr, target.bottom, target.size);

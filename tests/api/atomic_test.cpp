@@ -5,12 +5,6 @@
 // histogram of 2^20 items, compare-exchange loops), float64 atomics (numba-dpex#1303),
 // min/max of negative floats and of unsigned values above the signed range, 64-bit widths,
 // every memory order, scope and address space.
-// ndl::atomic_fence is __atomic_thread_fence, which GCC's ThreadSanitizer does not support: it
-// warns (-Wtsan) in every file that calls it, and -Werror makes that an error under the tsan
-// preset. Keep the warning visible without failing the build (a library issue, reported).
-#if defined(__SANITIZE_THREAD__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-#pragma GCC diagnostic warning "-Wtsan"
-#endif
 
 #include <gtest/gtest.h>
 
