@@ -16,7 +16,6 @@ thread_pool::~thread_pool() {
   waiter_.notify();
   for (auto& t : threads_)
     t.join();
-  // all_ frees every job object.
 }
 
 void thread_pool::worker_loop() {
@@ -30,65 +29,31 @@ void thread_pool::push(std::shared_ptr<detail::command> cmd, size_t units, size_
   // A command with no work still becomes one (empty) chunk, finished from the pool's loop:
   // finishing it here would recurse through its dependents, once per link of a chain.
   if (units == 0 || num_chunks == 0) num_chunks = 1;
-  job* j;
-  {
-    std::lock_guard lock(free_mutex_);
-    if (free_.empty()) {
-      all_.push_back(std::make_unique<job>());
-      j = all_.back().get();
-    } else {
-      j = free_.back();
-      free_.pop_back();
-    }
-  }
+  auto* j = new job;
   j->cmd = std::move(cmd);
   j->units = units;
   j->num_chunks = num_chunks;
-  j->next.store(0, std::memory_order_relaxed);
-  j->finished.store(0, std::memory_order_relaxed);
-  // Release: a thread whose try_join() sees users != 0 sees the fields above.
-  j->users.store(1, std::memory_order_release);
   {
     std::lock_guard lock(mutex_);
     jobs_.push_back(j);
     queued_.store(jobs_.size(), std::memory_order_release);
   }
-  latest_.store(j, std::memory_order_release);
   waiter_.notify();
 }
 
-bool thread_pool::try_join(job* j) noexcept {
-  int u = j->users.load(std::memory_order_relaxed);
-  while (u != 0)
-    // Acquire pairs with the release store in push(): a joined job's fields are visible.
-    if (j->users.compare_exchange_weak(u, u + 1, std::memory_order_acquire,
-                                       std::memory_order_relaxed))
-      return true;
-  return false;
-}
-
-// The newest job is joined without the lock (the common case: one launch at a time, every
-// worker joining it); otherwise the oldest queued one, under the lock.
-thread_pool::job* thread_pool::join() {
-  if (job* j = latest_.load(std::memory_order_acquire); j && try_join(j)) {
-    if (j->next.load(std::memory_order_relaxed) < j->num_chunks) return j;
-    release(j);  // exhausted: look in the queue instead
-  }
-  std::lock_guard lock(mutex_);
-  if (jobs_.empty()) return nullptr;
-  job* j = jobs_.front();
-  j->users.fetch_add(1, std::memory_order_relaxed);  // the lock orders it before retire()
-  return j;
-}
-
-// A thread joins a job once (without the lock for the newest job), not once per chunk: it then
-// claims chunks with one atomic increment each until none is left. The job stays alive while anyone
+// A thread takes the lock once per job it joins, not once per chunk: it then claims chunks
+// with one atomic increment each until none is left. The job stays alive while anyone
 // claims from it (`users`), and the thread that claims the last chunk removes it from the
 // queue.
 bool thread_pool::run_one() {
   if (!has_work()) return false;
-  job* j = join();
-  if (!j) return false;
+  job* j;
+  {
+    std::lock_guard lock(mutex_);
+    if (jobs_.empty()) return false;
+    j = jobs_.front();
+    j->users.fetch_add(1, std::memory_order_relaxed);  // the lock orders it before retire()
+  }
   bool ran = false;
   for (;;) {
     const size_t chunk = j->next.fetch_add(1, std::memory_order_relaxed);
@@ -125,16 +90,12 @@ void thread_pool::retire(job* j) {
       }
     queued_.store(jobs_.size(), std::memory_order_release);
   }
-  job* expected = j;
-  latest_.compare_exchange_strong(expected, nullptr, std::memory_order_relaxed);
   release(j);  // the queue's reference
 }
 
 void thread_pool::release(job* j) noexcept {
-  // acq_rel: the last user sees every other user's accesses before recycling.
-  if (j->users.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  std::lock_guard lock(free_mutex_);
-  free_.push_back(j);
+  // acq_rel: the last user sees every other user's accesses before deleting.
+  if (j->users.fetch_sub(1, std::memory_order_acq_rel) == 1) delete j;
 }
 
 namespace {

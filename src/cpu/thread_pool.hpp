@@ -46,15 +46,12 @@ class thread_pool {
     size_t num_chunks = 0;
     std::atomic<size_t> next{0};      // next chunk to claim
     std::atomic<size_t> finished{0};  // chunks run to the end
-    // The queue's reference plus each thread claiming; 0 while the job is recycled.
-    std::atomic<int> users{0};
+    std::atomic<int> users{1};        // the queue's reference plus each thread claiming
   };
 
   void worker_loop();
-  job* join();
-  static bool try_join(job* j) noexcept;
   void retire(job* j);
-  void release(job* j) noexcept;
+  static void release(job* j) noexcept;
 
   detail::progress& waiter_;
   std::mutex mutex_;               // guards jobs_
@@ -62,12 +59,6 @@ class thread_pool {
   std::atomic<size_t> queued_{0};  // jobs_.size(), readable without the lock
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
-  // The newest job, joinable without the lock. Job objects are recycled, never freed while
-  // the pool lives, so a stale pointer here is always safe to try_join().
-  std::atomic<job*> latest_{nullptr};
-  std::mutex free_mutex_;  // guards free_ and all_
-  std::vector<job*> free_;
-  std::vector<std::unique_ptr<job>> all_;
 };
 
 }  // namespace ndl::cpu
