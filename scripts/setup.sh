@@ -3,7 +3,7 @@
 # Idempotent: packages already present are skipped.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ clang clang-format libgtest-dev libbenchmark-dev libomp-dev libboost-context-dev git)
+packages=(cmake ninja-build g++ clang-format libgtest-dev libbenchmark-dev libomp-dev libboost-context-dev git)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
