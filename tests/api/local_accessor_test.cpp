@@ -19,33 +19,10 @@
 
 namespace {
 
+using ndl_test::bounded;
+using ndl_test::fewer_under_tsan;
+
 class local_accessor_test : public ndl_test::device_test {};
-
-// ThreadSanitizer makes every work-item of a group with barriers costly (each runs on a fiber
-// that TSan must track): sanitizer builds run the largest launches with fewer work-groups.
-#if defined(__SANITIZE_THREAD__)
-constexpr size_t fewer_under_tsan = 16;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr size_t fewer_under_tsan = 16;
-#else
-constexpr size_t fewer_under_tsan = 1;
-#endif
-#else
-constexpr size_t fewer_under_tsan = 1;
-#endif
-
-// Waits (without helping the runtime) at most spin_limit for a launch, then rethrows its
-// error. False, with a test failure, when it hangs.
-bool bounded(const ndl::launch_events& ev) {
-  if (!ndl_test::spin_until([&] { return ev.device_event.is_complete(); })) {
-    ADD_FAILURE() << "the launch did not finish within " << ndl_test::spin_limit.count() << " s";
-    return false;
-  }
-  ev.device_event.wait();
-  ev.host_event.wait();
-  return true;
-}
 
 template <class T>
 const char* type_name() {

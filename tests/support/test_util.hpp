@@ -119,6 +119,32 @@ class open_on_exit {
   std::shared_ptr<gate> g_;
 };
 
+/// Sanitizer builds run the largest work-group launches with this many times fewer groups:
+/// under ThreadSanitizer every work-item of a group with barriers runs on a fiber it tracks.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr std::size_t fewer_under_tsan = 16;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr std::size_t fewer_under_tsan = 16;
+#else
+inline constexpr std::size_t fewer_under_tsan = 1;
+#endif
+#else
+inline constexpr std::size_t fewer_under_tsan = 1;
+#endif
+
+/// Waits (without helping the runtime) at most spin_limit for a launch, then waits on both
+/// events, rethrowing the launch's error. False, with a test failure, when it hangs.
+inline bool bounded(const ndl::launch_events& ev) {
+  if (!spin_until([&] { return ev.device_event.is_complete(); })) {
+    ADD_FAILURE() << "the launch did not finish within " << spin_limit.count() << " s";
+    return false;
+  }
+  ev.device_event.wait();  // rethrows the kernel's failure
+  ev.host_event.wait();
+  return true;
+}
+
 /// Waits for `q` and swallows its errors: cleanup at the end of tests whose errors were
 /// checked already.
 inline void drain(const ndl::queue& q) {
