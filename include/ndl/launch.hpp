@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "ndl/detail/cpu_entry.hpp"
+#include "ndl/detail/cuda_entry.hpp"
 #include "ndl/detail/launch_record.hpp"
 #include "ndl/kernel/local_accessor.hpp"
 #include "ndl/memory/array.hpp"
@@ -123,7 +124,7 @@ struct payload {
   static constexpr bool has_local = (is_local_accessor_v<KArgs> || ...);
 
   template <class Item>
-  NDL_ALWAYS_INLINE void invoke(const Item& it) const {
+  NDL_KERNEL_FN NDL_ALWAYS_INLINE void invoke(const Item& it) const {
     std::apply([&](const KArgs&... a) { kernel(it, a...); }, args);
   }
 
@@ -144,7 +145,7 @@ struct payload {
   }
 
   /// Points the local accessors into `block` (a work-group's local memory).
-  void bind_local(void* block) {
+  NDL_KERNEL_FN void bind_local(void* block) {
     std::apply(
         [&](KArgs&... a) {
           (
@@ -208,10 +209,17 @@ kernel_record make_record(const Payload& p, const Space& space) {
   rec.kernel_type = &typeid(decltype(p.kernel));
   rec.space = traits::erase(space);
   rec.payload = &p;
-  if constexpr (std::is_same_v<typename traits::item_type, item<traits::dims>>)
+  if constexpr (std::is_same_v<typename traits::item_type, item<traits::dims>>) {
     rec.cpu_entry = &cpu_range_entry<Payload, traits::dims>;
-  else
+#if defined(__CUDACC__)
+    rec.cuda_entry = &cuda_range_entry<Payload, traits::dims>;
+#endif
+  } else {
     rec.cpu_entry = &cpu_nd_entry<Payload, traits::dims>;
+#if defined(__CUDACC__)
+    rec.cuda_entry = &cuda_nd_entry<Payload, traits::dims>;
+#endif
+  }
   return rec;
 }
 

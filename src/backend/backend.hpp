@@ -21,6 +21,9 @@ struct device_info {
   unsigned compute_units = 1;
   size_t max_work_group_size = 1;
   size_t local_memory_bytes = 0;
+  /// The largest work-group extent in the last, second-to-last and third-to-last dimension
+  /// (CUDA's block limits in x, y, z).
+  size_t max_local_range[3] = {1, 1, 1};
 };
 
 /// A family of devices driven the same way (the CPU thread pool, CUDA).
@@ -39,6 +42,15 @@ class backend {
 
   /// Frees memory from allocate().
   virtual void deallocate(int ordinal, usm_kind kind, void* ptr) noexcept = 0;
+
+  /// True when the backend orders commands on the device itself (streams): submissions then
+  /// hand over commands whose dependencies are only enqueued there (command::device_waits).
+  virtual bool orders_on_device() const { return false; }
+
+  /// Per-queue state (CUDA streams), created with each queue; null when not needed.
+  virtual std::shared_ptr<void> make_queue_state(int /*ordinal*/, bool /*in_order*/) {
+    return nullptr;
+  }
 
   /// Runs a command whose dependencies have all completed. The backend must eventually call
   /// `finish_command(cmd)` exactly once, from any thread.

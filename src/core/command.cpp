@@ -105,7 +105,7 @@ void finish_command(const std::shared_ptr<command>& cmd) noexcept {
   if (cmd->device_event.profiling()) {
     const auto t = now_ns();
     if (cmd->device_event.t_start == 0) cmd->device_event.t_start = t;
-    cmd->device_event.t_end = t;
+    if (cmd->device_event.t_end == 0) cmd->device_event.t_end = t;  // backends may set both
     cmd->host_event.t_start = cmd->device_event.t_start;
   }
   // A command that did not run passes its dependency's root cause on.

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/event_state.hpp"
 #include "ndl/detail/launch_record.hpp"
@@ -26,7 +27,15 @@ enum class command_kind {
 
 struct command {
   command(command_kind k, std::shared_ptr<queue_impl> q, bool profiling)
-      : kind(k), queue(std::move(q)), device_event(profiling), host_event(profiling) {}
+      : kind(k), queue(std::move(q)), device_event(profiling), host_event(profiling) {
+    device_event.owner = this;
+    host_event.owner = this;
+  }
+  ~command() {
+    if (release_marker) release_marker(*this);
+  }
+  command(const command&) = delete;
+  command& operator=(const command&) = delete;
 
   command_kind kind;
   std::shared_ptr<queue_impl> queue;  // keeps the queue alive while the command is in flight
@@ -71,6 +80,21 @@ struct command {
   std::exception_ptr failure;           // first failure while running
   std::atomic<bool> cancelled{false};   // set on failure: later chunks are skipped
   bool run_inline = false;  // a synchronous launch: a one-chunk command may run in place
+
+  // Ordering on the device, for backends that order commands there (CUDA). A dependency
+  // already enqueued on such a device is not waited for on the host: it is listed in
+  // device_waits (each entry aliases its command) and the backend orders this command after
+  // it on the device.
+  std::vector<std::shared_ptr<event_state>> device_waits;
+  // Set (release) by the backend once the command is enqueued on its device, after
+  // device_marker and device_stream; read (acquire) by later submissions.
+  std::atomic<bool> enqueued{false};
+  void* device_marker = nullptr;  // what dependents wait for (a CUDA event), or null
+  void* device_stream = nullptr;  // where the command was enqueued
+  const void* enqueued_by = nullptr;  // the backend that enqueued it
+  void* device_start_marker = nullptr;  // profiling queues: recorded before the command
+  void* marker_owner = nullptr;         // the backend's pool of markers
+  void (*release_marker)(command&) noexcept = nullptr;  // returns the markers to their pool
 
   /// Records a failure while running (keeps the first) and cancels the rest.
   void fail(std::exception_ptr e) {

@@ -60,6 +60,9 @@ class event_state {
   bool error_observed() const noexcept { return observed_.load(std::memory_order_acquire); }
 
   bool profiling() const noexcept { return profiling_; }
+
+  /// The command this event belongs to (set by the command).
+  command* owner = nullptr;
   std::uint64_t t_submit = 0, t_start = 0, t_end = 0;
 
  private:

@@ -54,6 +54,17 @@ void validate(const queue_impl& q, const kernel_record& r) {
                   "kernel '" + kernel_name(r) + "': work-group of " + std::to_string(group) +
                       " work-items (" + space_string(s) + ") exceeds the maximum " +
                       std::to_string(limit) + " of device " + q.device().filter);
+    // Per-dimension limits, counted from the last (fastest) dimension (CUDA x, y, z).
+    for (int k = 0; k < s.dims; ++k) {
+      const int d = s.dims - 1 - k;
+      const size_t dim_limit = q.device().info.max_local_range[k];
+      if (s.local[d] > dim_limit)
+        throw_error(errc::invalid_range,
+                    "kernel '" + kernel_name(r) + "': local range " + std::to_string(s.local[d]) +
+                        " in dimension " + std::to_string(d) + " (" + space_string(s) +
+                        ") exceeds the maximum " + std::to_string(dim_limit) + " of device " +
+                        q.device().filter + " in that dimension");
+    }
   }
   if (r.local_bytes > q.device().info.local_memory_bytes)
     throw_error(errc::invalid_argument,

@@ -16,7 +16,11 @@ std::atomic<int> next_queue_id{0};
 }
 
 queue_impl::queue_impl(const device_impl& dev, queue_options options)
-    : dev_(dev), options_(options), id_(next_queue_id.fetch_add(1, std::memory_order_relaxed)) {}
+    : dev_(dev),
+      options_(options),
+      backend_state_(dev.owner->make_queue_state(dev.ordinal, options.in_order)),
+      device_ordering_(dev.owner->orders_on_device()),
+      id_(next_queue_id.fetch_add(1, std::memory_order_relaxed)) {}
 
 queue_impl::~queue_impl() {
   // Commands hold their queue until they finish, so nothing is in flight here. Errors that
@@ -56,13 +60,7 @@ void queue_impl::submit(const std::shared_ptr<command>& cmd, event_list deps) {
   in_flight_.fetch_add(1, std::memory_order_relaxed);
   runtime::get().in_flight.fetch_add(1, std::memory_order_relaxed);
   for (const event& e : deps) {
-    const auto& s = e.state();
-    if (!s) continue;
-    cmd->pending.fetch_add(1, std::memory_order_relaxed);
-    if (!s->add_dependent(cmd, /*propagate=*/true)) {
-      // Already complete: count it done now (its error, if any, still propagates).
-      dependency_done(cmd, s->root_error(), true);
-    }
+    if (const auto& s = e.state()) add_dependency(cmd, s, /*propagate=*/true);
   }
   if (options_.in_order) {
     std::shared_ptr<command> prev;
@@ -72,14 +70,32 @@ void queue_impl::submit(const std::shared_ptr<command>& cmd, event_list deps) {
       std::lock_guard lock(mutex_);
       prev = std::exchange(last_, cmd);
     }
-    if (prev) {
-      cmd->pending.fetch_add(1, std::memory_order_relaxed);
-      if (!prev->device_event.add_dependent(cmd, /*propagate=*/false))
-        dependency_done(cmd, nullptr, false);
-    }
+    if (prev)
+      add_dependency(cmd, std::shared_ptr<event_state>(prev, &prev->device_event),
+                     /*propagate=*/false);
   }
   // Drop the submitter's own hold; starts the command if every dependency is complete.
   dependency_done(cmd, nullptr, false);
+}
+
+void queue_impl::add_dependency(const std::shared_ptr<command>& cmd,
+                                const std::shared_ptr<event_state>& s, bool propagate) {
+  if (s->is_complete()) {
+    if (!s->error()) return;  // nothing to wait for
+  } else if (device_ordering_) {
+    // Acquire pairs with the backend's release store: device_marker and device_stream are
+    // valid. A command enqueued by this backend is ordered on the device, not waited for here.
+    const command* dep = s->owner;
+    if (dep && dep->enqueued.load(std::memory_order_acquire) && dep->enqueued_by == dev_.owner) {
+      cmd->device_waits.push_back(s);
+      return;
+    }
+  }
+  cmd->pending.fetch_add(1, std::memory_order_relaxed);
+  if (!s->add_dependent(cmd, propagate)) {
+    // Already complete: count it done now (an explicit dependency's error still propagates).
+    dependency_done(cmd, propagate ? s->root_error() : nullptr, propagate);
+  }
 }
 
 void queue_impl::wait() {

@@ -24,6 +24,8 @@ class queue_impl : public std::enable_shared_from_this<queue_impl> {
   const device_impl& device() const { return dev_; }
   const queue_options& options() const { return options_; }
   std::string describe() const;
+  /// The backend's state for this queue (CUDA streams), or null.
+  void* backend_state() const { return backend_state_.get(); }
 
   /// A new command of `kind` for this queue.
   std::shared_ptr<command> make_command(command_kind kind, std::shared_ptr<queue_impl> self) const;
@@ -45,8 +47,15 @@ class queue_impl : public std::enable_shared_from_this<queue_impl> {
   };
   bool observed(const failure_record& f) const;
 
+  /// Registers `cmd` after the dependency event `s` (`propagate`: whether its failure fails
+  /// `cmd`), on the device when the backend can order it there.
+  void add_dependency(const std::shared_ptr<command>& cmd, const std::shared_ptr<event_state>& s,
+                      bool propagate);
+
   const device_impl& dev_;
   queue_options options_;
+  std::shared_ptr<void> backend_state_;
+  bool device_ordering_;
   int id_;
   std::atomic<long> in_flight_{0};
   std::mutex mutex_;               // guards last_ and failures_

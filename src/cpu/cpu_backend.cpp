@@ -56,6 +56,8 @@ std::vector<detail::device_info> cpu_backend::devices() {
   info.compute_units = threads_;
   info.max_work_group_size = max_work_group;
   info.local_memory_bytes = local_memory;
+  for (auto& m : info.max_local_range)
+    m = max_work_group;
   return {info};
 }
 

@@ -59,6 +59,17 @@ struct cpu_failure {
 using cpu_entry_fn = bool (*)(const void* payload, const index_space& space, size_t first,
                               size_t last, cpu_failure& failure);
 
+/// What the CUDA backend tells a launch's CUDA entry point.
+struct cuda_launch {
+  void* stream = nullptr;  ///< the cudaStream_t to launch on
+  size_t local_bytes = 0;  ///< dynamic shared memory per block
+};
+
+/// Launches the kernel of a record on `launch.stream` (the device is already current);
+/// returns the cudaError_t of the launch.
+using cuda_entry_fn = int (*)(const void* payload, const index_space& space,
+                              const cuda_launch& launch);
+
 /// The argument-packing object of an asynchronous launch; destroying it releases every
 /// argument the launch keeps alive.
 class owned_payload {
@@ -75,7 +86,7 @@ struct kernel_record {
   const void* payload = nullptr;
   size_t local_bytes = 0;  ///< work-group local memory the launch needs
   cpu_entry_fn cpu_entry = nullptr;
-  const void* cuda_entry = nullptr;  ///< null unless compiled by the CUDA compiler
+  cuda_entry_fn cuda_entry = nullptr;  ///< null unless compiled by the CUDA compiler
 };
 
 /// Validates and runs `record` on `q`, blocking until it has finished.

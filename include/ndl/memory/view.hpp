@@ -4,6 +4,13 @@
 
 #include "ndl/range.hpp"
 
+namespace ndl::detail {
+template <class T>
+inline constexpr bool is_const_type = false;
+template <class T>
+inline constexpr bool is_const_type<const T> = true;
+}  // namespace ndl::detail
+
 namespace ndl {
 
 /// A non-owning, strided window on `Dim`-dimensional data: pointer, shape and strides.
@@ -40,7 +47,10 @@ class view {
   NDL_KERNEL_FN view(T* data, size_t n) requires(Dim == 1) : data_(data), shape_{n}, strides_{1} {}
 
   /// Views of `T` convert to views of `const T`.
-  NDL_KERNEL_FN operator view<const T, Dim>() const { return {data_, shape_, strides_}; }
+  template <class U = T>
+  requires(!detail::is_const_type<U>) NDL_KERNEL_FN operator view<const U, Dim>() const {
+    return {data_, shape_, strides_};
+  }
 
   /// The element at indices `i...` (one per dimension).
   template <class... I>

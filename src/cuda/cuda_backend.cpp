@@ -1,0 +1,290 @@
+#include "cuda/cuda_backend.hpp"
+
+#include <cstdio>
+
+#include "core/command.hpp"
+#include "core/queue_impl.hpp"
+#include "core/runtime.hpp"
+#include "cuda/cuda_queue.hpp"
+#include "ndl/error.hpp"
+
+namespace ndl::cuda {
+
+namespace {
+
+bool is_row_major(int dims, const size_t* shape, const ptrdiff_t* strides) {
+  ptrdiff_t expect = 1;
+  for (int d = dims - 1; d >= 0; --d) {
+    if (shape[d] != 1 && strides[d] != expect) return false;
+    expect *= static_cast<ptrdiff_t>(shape[d]);
+  }
+  return true;
+}
+
+void release_markers(detail::command& cmd) noexcept {
+  auto* dev = static_cast<cuda_device*>(cmd.marker_owner);
+  const bool timed = cmd.device_start_marker != nullptr;
+  if (cmd.device_marker) {
+    auto e = static_cast<cudaEvent_t>(cmd.device_marker);
+    (timed ? dev->timed_events : dev->events).release(e);
+  }
+  if (timed) dev->timed_events.release(static_cast<cudaEvent_t>(cmd.device_start_marker));
+}
+
+}  // namespace
+
+// --- cuda_device -----------------------------------------------------------------------------
+
+cuda_device::cuda_device(int ord) : ordinal(ord), filter("cuda:" + std::to_string(ord)) {
+  NDL_CUDA_CHECK(*this, cudaGetDeviceProperties(&props, ord));
+}
+
+cuda_device::~cuda_device() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (completer_.joinable()) completer_.join();
+  if (ref_event_) (void)cudaEventDestroy(ref_event_);
+}
+
+void cuda_device::make_current() const {
+  int cur = -1;
+  // cudaGetDevice reads a thread-local: cheaper than setting it every time, and correct even
+  // when user code switched devices in between.
+  if (cudaGetDevice(&cur) != cudaSuccess || cur != ordinal)
+    NDL_CUDA_CHECK(*this, cudaSetDevice(ordinal));
+}
+
+void cuda_device::start_completer() {
+  // The reference point of profiling timestamps: a timed event and the host clock after it.
+  make_current();
+  NDL_CUDA_CHECK(*this, cudaEventCreate(&ref_event_));
+  NDL_CUDA_CHECK(*this, cudaEventRecord(ref_event_, nullptr));
+  NDL_CUDA_CHECK(*this, cudaEventSynchronize(ref_event_));
+  ref_ns_ = detail::now_ns();
+  completer_ = std::thread([this] { complete_loop(); });
+}
+
+void cuda_device::push_pending(std::shared_ptr<detail::command> cmd) {
+  bool was_empty = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!started_) {
+      start_completer();
+      started_ = true;
+    }
+    was_empty = pending_.empty();
+    pending_.push_back(std::move(cmd));
+  }
+  // The completion thread sleeps only when the list is empty: otherwise it is waiting on a
+  // device event and will look at the list again without being woken.
+  if (was_empty) cv_.notify_one();
+}
+
+std::uint64_t cuda_device::host_time_of(cudaEvent_t e) const {
+  float ms = 0;
+  if (cudaEventElapsedTime(&ms, ref_event_, e) != cudaSuccess) return detail::now_ns();
+  return ref_ns_ + static_cast<std::uint64_t>(static_cast<double>(ms) * 1e6);
+}
+
+// Finishes enqueued commands in the order they were enqueued: waits on each one's event,
+// records its failure or its timestamps, then completes its events and releases what it kept
+// alive. No host callback runs inside the streams, and the submitting threads never query.
+void cuda_device::complete_loop() {
+  (void)cudaSetDevice(ordinal);
+  for (;;) {
+    std::shared_ptr<detail::command> cmd;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+      if (pending_.empty()) return;
+      cmd = pending_.front();
+    }
+    const auto marker = static_cast<cudaEvent_t>(cmd->device_marker);
+    const cudaError_t e = cudaEventSynchronize(marker);
+    if (e != cudaSuccess) {
+      cmd->fail(cuda_error(e, ("running " + cmd->describe()).c_str(), filter.c_str(), &health));
+    } else if (cmd->device_start_marker) {
+      cmd->device_event.t_start = host_time_of(static_cast<cudaEvent_t>(cmd->device_start_marker));
+      cmd->device_event.t_end = host_time_of(marker);
+    }
+    // A dependency ordered on the device that failed there (another device lost) fails this
+    // command too: it ran on data that was never written.
+    for (const auto& dep : cmd->device_waits) {
+      if (dep->is_complete() && dep->error()) {
+        std::lock_guard lock(cmd->failure_mutex);
+        if (!cmd->dependency_error) cmd->dependency_error = dep->root_error();
+        if (!cmd->failure)
+          cmd->failure = std::make_exception_ptr(
+              error(errc::dependency_failed,
+                    cmd->describe() + " ran after a command it depends on failed on the device"));
+      }
+    }
+    cmd->device_waits.clear();
+    {
+      std::lock_guard lock(mutex_);
+      pending_.pop_front();
+    }
+    detail::finish_command(cmd);
+  }
+}
+
+// --- cuda_backend ----------------------------------------------------------------------------
+
+cuda_backend::cuda_backend() {
+  int count = 0;
+  // No driver or no GPU: no devices, not an error.
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return;
+  }
+  for (int i = 0; i < count; ++i)
+    devices_.push_back(std::make_unique<cuda_device>(i));
+}
+
+cuda_backend::~cuda_backend() = default;
+
+std::vector<detail::device_info> cuda_backend::devices() {
+  std::vector<detail::device_info> out;
+  for (const auto& d : devices_) {
+    detail::device_info info;
+    info.name = d->props.name;
+    info.kind = device_kind::gpu;
+    info.compute_units = static_cast<unsigned>(d->props.multiProcessorCount);
+    info.max_work_group_size = static_cast<size_t>(d->props.maxThreadsPerBlock);
+    info.local_memory_bytes = d->props.sharedMemPerBlockOptin;
+    for (int a = 0; a < 3; ++a)
+      info.max_local_range[a] = static_cast<size_t>(d->props.maxThreadsDim[a]);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::shared_ptr<void> cuda_backend::make_queue_state(int ordinal, bool in_order) {
+  return std::make_shared<cuda_queue>(*devices_[static_cast<size_t>(ordinal)], in_order);
+}
+
+void cuda_backend::enqueue(detail::command& cmd, cuda_device& dev, cudaStream_t stream) {
+  using detail::command_kind;
+  switch (cmd.kind) {
+    case command_kind::kernel: {
+      if (cmd.record.space.work_items() == 0) break;
+      detail::cuda_launch launch;
+      launch.stream = stream;
+      launch.local_bytes = cmd.record.local_bytes;
+      const auto e = static_cast<cudaError_t>(
+          cmd.record.cuda_entry(cmd.record.payload, cmd.record.space, launch));
+      if (e != cudaSuccess)
+        std::rethrow_exception(
+            cuda_error(e, ("launching " + cmd.describe()).c_str(), dev.filter.c_str(), &dev.health));
+      break;
+    }
+    case command_kind::copy:
+      if (cmd.bytes != 0)
+        NDL_CUDA_CHECK(dev, cudaMemcpyAsync(cmd.dst, cmd.src, cmd.bytes, cudaMemcpyDefault, stream));
+      break;
+    case command_kind::fill:
+      NDL_CUDA_CHECK(dev, launch_fill(cmd.dst, cmd.pattern, cmd.pattern_size, cmd.bytes, stream));
+      break;
+    case command_kind::strided_read:
+    case command_kind::strided_write: {
+      const bool read = cmd.kind == command_kind::strided_read;
+      size_t total = 1;
+      for (int d = 0; d < cmd.dims; ++d)
+        total *= cmd.shape[d];
+      const size_t bytes = total * cmd.elem_size;
+      if (bytes == 0) break;
+      void* strided = read ? const_cast<void*>(cmd.src) : cmd.dst;
+      void* host = read ? cmd.dst : const_cast<void*>(cmd.src);
+      if (is_row_major(cmd.dims, cmd.shape, cmd.strides)) {
+        NDL_CUDA_CHECK(dev, cudaMemcpyAsync(read ? host : strided, read ? strided : host, bytes,
+                                            cudaMemcpyDefault, stream));
+        break;
+      }
+      // Gather into (or scatter from) a packed buffer on the device, copied from/to the host.
+      void* packed = nullptr;
+      NDL_CUDA_CHECK(dev, cudaMallocAsync(&packed, bytes, stream));
+      if (!read)
+        NDL_CUDA_CHECK(dev, cudaMemcpyAsync(packed, host, bytes, cudaMemcpyDefault, stream));
+      NDL_CUDA_CHECK(dev, launch_strided_copy(strided, packed, read, cmd.elem_size, cmd.dims,
+                                              cmd.shape, cmd.strides, stream));
+      if (read)
+        NDL_CUDA_CHECK(dev, cudaMemcpyAsync(host, packed, bytes, cudaMemcpyDefault, stream));
+      NDL_CUDA_CHECK(dev, cudaFreeAsync(packed, stream));
+      break;
+    }
+  }
+}
+
+void cuda_backend::execute(std::shared_ptr<detail::command> cmd) {
+  const auto& dimpl = cmd->queue->device();
+  cuda_device& dev = *devices_[static_cast<size_t>(dimpl.ordinal)];
+  auto& q = *static_cast<cuda_queue*>(cmd->queue->backend_state());
+  if (cmd->cancelled.load(std::memory_order_relaxed)) {
+    // A dependency failed: nothing runs (finish_command reports why).
+    detail::finish_command(cmd);
+    return;
+  }
+  try {
+    dev.health.check(dev.filter.c_str());
+    dev.make_current();
+    cmd->device_event.mark_running();
+    const cudaStream_t stream = q.pick(*cmd);
+    for (const auto& dep : cmd->device_waits) {
+      const detail::command& d = *dep->owner;
+      if (d.device_stream == stream) continue;  // the stream orders them
+      if (d.device_marker)
+        NDL_CUDA_CHECK(dev, cudaStreamWaitEvent(stream, static_cast<cudaEvent_t>(d.device_marker),
+                                                0));
+      else
+        NDL_CUDA_CHECK(dev, cudaStreamSynchronize(static_cast<cudaStream_t>(d.device_stream)));
+    }
+    if (cmd->run_inline) {
+      // A synchronous launch: its caller blocks on it, so wait for the stream right here
+      // (no event, no completion thread), then let the commands it was ordered after finish
+      // first so that events complete in queue order.
+      enqueue(*cmd, dev, stream);
+      NDL_CUDA_CHECK(dev, cudaStreamSynchronize(stream));
+      if (!cmd->device_waits.empty()) {
+        detail::runtime::get().waiter().wait_until([&] {
+          for (const auto& dep : cmd->device_waits)
+            if (!dep->is_complete()) return false;
+          return true;
+        });
+        cmd->device_waits.clear();
+      }
+      detail::finish_command(cmd);
+      return;
+    }
+    const bool timed = cmd->device_event.profiling();
+    cmd->marker_owner = &dev;
+    cmd->release_marker = &release_markers;
+    if (timed) {
+      cmd->device_start_marker = dev.timed_events.acquire();
+      NDL_CUDA_CHECK(dev, cudaEventRecord(static_cast<cudaEvent_t>(cmd->device_start_marker),
+                                          stream));
+    }
+    enqueue(*cmd, dev, stream);
+    cudaEvent_t marker = (timed ? dev.timed_events : dev.events).acquire();
+    cmd->device_marker = marker;
+    NDL_CUDA_CHECK(dev, cudaEventRecord(marker, stream));
+    cmd->device_stream = stream;
+    cmd->enqueued_by = this;
+    // Release pairs with the acquire load in queue_impl::add_dependency.
+    cmd->enqueued.store(true, std::memory_order_release);
+    dev.push_pending(std::move(cmd));
+  } catch (...) {
+    cmd->fail(std::current_exception());
+    detail::finish_command(cmd);
+  }
+}
+
+}  // namespace ndl::cuda
+
+namespace ndl::detail {
+std::unique_ptr<backend> make_cuda_backend() {
+  return std::make_unique<cuda::cuda_backend>();
+}
+}  // namespace ndl::detail

@@ -1,0 +1,90 @@
+// The CUDA backend: devices from the driver, queues on streams, pooled events, a completion
+// thread per device that finishes commands in the order they were enqueued.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backend/backend.hpp"
+#include "cuda/cuda_check.hpp"
+#include "cuda/cuda_event.hpp"
+
+namespace ndl::cuda {
+
+/// One GPU.
+struct cuda_device {
+  explicit cuda_device(int ordinal);
+  ~cuda_device();
+  cuda_device(const cuda_device&) = delete;
+  cuda_device& operator=(const cuda_device&) = delete;
+
+  /// Makes this device current on the calling thread (cached per thread).
+  void make_current() const;
+
+  /// Hands an enqueued command to the completion thread.
+  void push_pending(std::shared_ptr<detail::command> cmd);
+
+  /// Host nanoseconds (steady clock) of a timed event recorded on this device.
+  std::uint64_t host_time_of(cudaEvent_t e) const;
+
+  int ordinal;
+  std::string filter;  // "cuda:N", for messages
+  cudaDeviceProp props{};
+  mutable device_health health;  // thread-safe; marked lost from const paths too
+  event_pool events{*this, false};
+  event_pool timed_events{*this, true};
+
+ private:
+  void complete_loop();
+  void start_completer();
+
+  cudaEvent_t ref_event_ = nullptr;  // timed, recorded at ref_ns_
+  std::uint64_t ref_ns_ = 0;
+  std::mutex mutex_;  // guards pending_, stop_, started_
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<detail::command>> pending_;
+  bool stop_ = false;
+  bool started_ = false;
+  std::thread completer_;
+};
+
+class cuda_backend final : public detail::backend {
+ public:
+  cuda_backend();
+  ~cuda_backend() override;
+
+  backend_kind kind() const override { return backend_kind::cuda; }
+  std::vector<detail::device_info> devices() override;
+  void* allocate(int ordinal, usm_kind kind, size_t bytes) override;
+  void deallocate(int ordinal, usm_kind kind, void* ptr) noexcept override;
+  bool orders_on_device() const override { return true; }
+  std::shared_ptr<void> make_queue_state(int ordinal, bool in_order) override;
+  void execute(std::shared_ptr<detail::command> cmd) override;
+  bool help_one() override { return false; }
+  bool has_work() const override { return false; }
+
+ private:
+  void enqueue(detail::command& cmd, cuda_device& dev, cudaStream_t stream);
+
+  std::vector<std::unique_ptr<cuda_device>> devices_;
+};
+
+/// Fills `count` elements of `size` bytes at `dst` with `pattern` (at most 64 bytes).
+cudaError_t launch_fill(void* dst, const unsigned char* pattern, size_t size, size_t count,
+                        cudaStream_t stream);
+
+/// Copies between a strided array at `strided` and contiguous row-major memory at `packed`
+/// (`to_packed`: the array is read); both must be device-accessible.
+cudaError_t launch_strided_copy(void* strided, void* packed, bool to_packed, size_t elem_size,
+                                int dims, const size_t* shape, const ptrdiff_t* strides,
+                                cudaStream_t stream);
+
+}  // namespace ndl::cuda
