@@ -44,7 +44,8 @@ class backend {
   virtual void deallocate(int ordinal, usm_kind kind, void* ptr) noexcept = 0;
 
   /// True when the backend orders commands on the device itself (streams): submissions then
-  /// hand over commands whose dependencies are only enqueued there (command::device_waits).
+  /// hand over commands whose dependencies are only enqueued there (command::device_waits),
+  /// and the commands of an in-order queue run in submission order on the device.
   virtual bool orders_on_device() const { return false; }
 
   /// Per-queue state (CUDA streams), created with each queue; null when not needed.

@@ -39,6 +39,7 @@ struct command {
 
   command_kind kind;
   std::shared_ptr<queue_impl> queue;  // keeps the queue alive while the command is in flight
+  const queue_impl* submitted_to = queue.get();  // the queue, still readable once finished
 
   // kernel
   kernel_record record;

@@ -87,6 +87,10 @@ void queue_impl::add_dependency(const std::shared_ptr<command>& cmd,
     // valid. A command enqueued by this backend is ordered on the device, not waited for here.
     const command* dep = s->owner;
     if (dep && dep->enqueued.load(std::memory_order_acquire) && dep->enqueued_by == dev_.owner) {
+      // An in-order queue is one ordered stream on such a device: an earlier command of the
+      // same queue needs nothing more. (Synchronous launches still list it, so that they
+      // return only after the events before them have completed.)
+      if (dep->submitted_to == this && options_.in_order && !cmd->run_inline) return;
       cmd->device_waits.push_back(s);
       return;
     }

@@ -1,6 +1,8 @@
 #include "cuda/cuda_backend.hpp"
 
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
 
 #include "core/command.hpp"
 #include "core/queue_impl.hpp"
@@ -35,7 +37,11 @@ void release_markers(detail::command& cmd) noexcept {
 
 // --- cuda_device -----------------------------------------------------------------------------
 
-cuda_device::cuda_device(int ord) : ordinal(ord), filter("cuda:" + std::to_string(ord)) {
+cuda_device::cuda_device(int ord, bool blocking_waits)
+    : ordinal(ord),
+      filter("cuda:" + std::to_string(ord)),
+      events(*this, false, blocking_waits),
+      timed_events(*this, true, blocking_waits) {
   NDL_CUDA_CHECK(*this, cudaGetDeviceProperties(&props, ord));
 }
 
@@ -133,7 +139,20 @@ void cuda_device::complete_loop() {
 
 // --- cuda_backend ----------------------------------------------------------------------------
 
+namespace {
+// How the completion thread waits for the GPU: "spin" (the default: lowest latency, one
+// core busy while work is in flight) or "block" (it sleeps until the driver wakes it).
+bool blocking_waits_from_env() {
+  const char* env = std::getenv("NDL_CUDA_WAIT");
+  if (!env || !*env || std::string_view(env) == "spin") return false;
+  if (std::string_view(env) == "block") return true;
+  detail::throw_error(errc::invalid_argument,
+                      "NDL_CUDA_WAIT='" + std::string(env) + "' is neither 'spin' nor 'block'");
+}
+}  // namespace
+
 cuda_backend::cuda_backend() {
+  const bool blocking = blocking_waits_from_env();
   int count = 0;
   // No driver or no GPU: no devices, not an error.
   if (cudaGetDeviceCount(&count) != cudaSuccess) {
@@ -141,7 +160,7 @@ cuda_backend::cuda_backend() {
     return;
   }
   for (int i = 0; i < count; ++i)
-    devices_.push_back(std::make_unique<cuda_device>(i));
+    devices_.push_back(std::make_unique<cuda_device>(i, blocking));
 }
 
 cuda_backend::~cuda_backend() = default;

@@ -21,7 +21,8 @@ namespace ndl::cuda {
 
 /// One GPU.
 struct cuda_device {
-  explicit cuda_device(int ordinal);
+  /// `blocking_waits`: the completion thread sleeps on events instead of spinning.
+  cuda_device(int ordinal, bool blocking_waits);
   ~cuda_device();
   cuda_device(const cuda_device&) = delete;
   cuda_device& operator=(const cuda_device&) = delete;
@@ -39,8 +40,8 @@ struct cuda_device {
   std::string filter;  // "cuda:N", for messages
   cudaDeviceProp props{};
   mutable device_health health;  // thread-safe; marked lost from const paths too
-  event_pool events{*this, false};
-  event_pool timed_events{*this, true};
+  event_pool events;
+  event_pool timed_events;
 
  private:
   void complete_loop();

@@ -20,8 +20,9 @@ cudaEvent_t event_pool::acquire() {
     }
   }
   cudaEvent_t e = nullptr;
-  NDL_CUDA_CHECK(dev_, cudaEventCreateWithFlags(
-                           &e, timing_ ? cudaEventDefault : cudaEventDisableTiming));
+  const unsigned flags = (timing_ ? cudaEventDefault : cudaEventDisableTiming) |
+                         (blocking_ ? cudaEventBlockingSync : 0u);
+  NDL_CUDA_CHECK(dev_, cudaEventCreateWithFlags(&e, flags));
   return e;
 }
 

@@ -14,7 +14,9 @@ struct cuda_device;
 class event_pool {
  public:
   /// `timing`: events that can be timed (profiling queues); the others are cheaper.
-  event_pool(cuda_device& dev, bool timing) : dev_(dev), timing_(timing) {}
+  /// `blocking`: a thread waiting on them sleeps instead of spinning.
+  event_pool(cuda_device& dev, bool timing, bool blocking)
+      : dev_(dev), timing_(timing), blocking_(blocking) {}
   ~event_pool();
   event_pool(const event_pool&) = delete;
   event_pool& operator=(const event_pool&) = delete;
@@ -28,6 +30,7 @@ class event_pool {
  private:
   cuda_device& dev_;
   bool timing_;
+  bool blocking_;
   std::mutex mutex_;
   std::vector<cudaEvent_t> free_;
 };

@@ -86,14 +86,15 @@ struct atomics_kernel {
                                 ndl::view<int, 1> mm, ndl::view<double, 1> dmm,
                                 ndl::view<unsigned long long, 1> bits) const {
     const int v = in[it.get_id(0)];
-    ndl::atomic_ref<int>(hist[static_cast<ndl::size_t>(v % 16)]).fetch_add(1);
+    const auto u = static_cast<unsigned>(v + 1000);  // inputs are >= -500
+    ndl::atomic_ref<int>(hist[u % 16]).fetch_add(1);
     ndl::atomic_ref<float>(fsum[0]).fetch_add(0.5f);
     ndl::atomic_ref<int>(mm[0]).fetch_min(v);
     ndl::atomic_ref<int>(mm[1]).fetch_max(v);
     ndl::atomic_ref<double>(dmm[0]).fetch_min(static_cast<double>(v) / 7.0);
     ndl::atomic_ref<double>(dmm[1]).fetch_max(static_cast<double>(v) / 7.0);
-    ndl::atomic_ref<unsigned long long>(bits[0]).fetch_or(1ull << (v % 64));
-    ndl::atomic_ref<unsigned long long>(bits[1]).fetch_xor(1ull << (v % 64));
+    ndl::atomic_ref<unsigned long long>(bits[0]).fetch_or(1ull << (u % 64));
+    ndl::atomic_ref<unsigned long long>(bits[1]).fetch_xor(1ull << (u % 64));
     // A compare-exchange loop that counts.
     ndl::atomic_ref<int> counter(mm[2]);
     int seen = counter.load();

@@ -43,15 +43,27 @@ class local_accessor {
   /// The element at indices `i...` (row-major).
   template <class... I>
   requires(sizeof...(I) == Dim) NDL_KERNEL_FN NDL_ALWAYS_INLINE T& operator()(I... i) const {
+#if defined(__CUDA_ARCH__)
+    // Shared memory is far below 4 GiB: 32-bit index arithmetic is exact and cheaper.
+    const unsigned idx[] = {static_cast<unsigned>(i)...};
+    unsigned lin = idx[0];
+    for (int d = 1; d < Dim; ++d)
+      lin = lin * static_cast<unsigned>(shape_[d]) + idx[d];
+#else
     const size_t idx[] = {static_cast<size_t>(i)...};
     size_t lin = idx[0];
     for (int d = 1; d < Dim; ++d)
       lin = lin * shape_[d] + idx[d];
+#endif
     return data_[lin];
   }
   /// The element at index `i` of a 1-D accessor.
   NDL_KERNEL_FN NDL_ALWAYS_INLINE T& operator[](size_t i) const requires(Dim == 1) {
+#if defined(__CUDA_ARCH__)
+    return data_[static_cast<unsigned>(i)];
+#else
     return data_[i];
+#endif
   }
 
   /// The shape.

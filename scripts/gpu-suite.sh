@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs on a GPU machine over a folder made by scripts/stage-gpu.sh: the CUDA tests, the API
+# tests (every device), every example on every device, the same under compute-sanitizer
+# (memcheck, racecheck), then the CUDA launch benchmark. Logs go to $OUT (or ./gpu-logs).
+# Usage: .gpu/run-suite.sh [tests|sanitizer|bench|all]...
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+export LD_LIBRARY_PATH="$here/lib:${LD_LIBRARY_PATH:-}"
+logs=${OUT:-$PWD/gpu-logs}
+mkdir -p "$logs"
+status=0
+step() {  # step NAME COMMAND...: runs, logs, records failure
+  local name=$1
+  shift
+  if "$@" >"$logs/$name.log" 2>&1; then
+    echo "PASS $name"
+  else
+    echo "FAIL $name (exit $?; last lines follow)"
+    tail -25 "$logs/$name.log"
+    status=1
+  fi
+}
+what=${*:-all}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+if [[ $what == *tests* || $what == all ]]; then
+  step cuda_tests "$here/bin/ndl_cuda_tests"
+  step api_tests "$here/bin/ndl_api_tests"
+  step unit_tests "$here/bin/ndl_unit_tests"
+  for ex in "$here"/bin/ndl_example_* "$here/bin/ndl_demo"; do
+    step "$(basename "$ex")" "$ex"
+  done
+fi
+if [[ $what == *sanitizer* || $what == all ]]; then
+  cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  # The device-lost probe faults on purpose; it is checked without the sanitizer above.
+  step memcheck_cuda_tests "$cs" --tool memcheck --error-exitcode 9 \
+    "$here/bin/ndl_cuda_tests" --gtest_filter=-*sticky_error*:*2_pow_31*
+  step racecheck_cuda_tests "$cs" --tool racecheck --error-exitcode 9 \
+    "$here/bin/ndl_cuda_tests" --gtest_filter=*matmul*:*atomics*:*strided*
+  for ex in matmul sum_reduction_tree scan atomic_op; do
+    step "memcheck_$ex" "$cs" --tool memcheck --error-exitcode 9 "$here/bin/ndl_example_$ex" cuda
+    step "racecheck_$ex" "$cs" --tool racecheck --error-exitcode 9 "$here/bin/ndl_example_$ex" cuda
+  done
+fi
+if [[ $what == *bench* || $what == all ]]; then
+  # The completion thread spinning (the default) and sleeping on events (NDL_CUDA_WAIT=block).
+  for mode in spin block; do
+    step "bench_cuda_launch_$mode" env NDL_CUDA_WAIT=$mode "$here/bin/ndl_bench_cuda_launch" \
+      --json="$logs/cuda_launch_$mode.json"
+    echo "NDL_CUDA_WAIT=$mode"
+    cat "$logs/bench_cuda_launch_$mode.log"
+  done
+fi
+exit $status
