@@ -13,7 +13,7 @@ thread_pool::thread_pool(unsigned workers, detail::progress& waiter) : waiter_(w
 
 thread_pool::~thread_pool() {
   stop_.store(true, std::memory_order_release);
-  waiter_.notify();
+  waiter_.notify_work();
   for (auto& t : threads_)
     t.join();
 }
@@ -21,7 +21,9 @@ thread_pool::~thread_pool() {
 void thread_pool::worker_loop() {
   while (!stop_.load(std::memory_order_acquire)) {
     if (run_one()) continue;
-    waiter_.wait_until([this] { return stop_.load(std::memory_order_acquire) || has_work(); });
+    // Idle: sleep until work arrives (event completions do not wake idle workers).
+    waiter_.wait_for_work(
+        [this] { return stop_.load(std::memory_order_acquire) || has_work(); });
   }
 }
 
@@ -38,7 +40,7 @@ void thread_pool::push(std::shared_ptr<detail::command> cmd, size_t units, size_
     jobs_.push_back(j);
     queued_.store(jobs_.size(), std::memory_order_release);
   }
-  waiter_.notify();
+  waiter_.notify_work();
 }
 
 // A thread takes the lock once per job it joins, not once per chunk: it then claims chunks

@@ -4,6 +4,7 @@
 
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -49,11 +50,13 @@ struct cuda_device {
 
   cudaEvent_t ref_event_ = nullptr;  // timed, recorded at ref_ns_
   std::uint64_t ref_ns_ = 0;
-  std::mutex mutex_;  // guards pending_, stop_, started_
+  std::mutex mutex_;  // guards pending_, stop_, started_, sleeping_
   std::condition_variable cv_;
   std::deque<std::shared_ptr<detail::command>> pending_;
+  std::atomic<size_t> pending_count_{0};  // pending_.size(), for the completion thread's spin
   bool stop_ = false;
   bool started_ = false;
+  bool sleeping_ = false;  // the completion thread waits on cv_: submitters must notify
   std::thread completer_;
 };
 
