@@ -14,7 +14,9 @@
 #include <cstdlib>
 #include <functional>
 #include <ndl/ndl.hpp>
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #ifndef NDL_BENCH_COMMIT
@@ -208,6 +210,45 @@ int main(int argc, char** argv) {
     }
     rows.push_back({"async launch, host time per launch", "us", median(tn), median(tr), 0,
                     "<= raw + 0.3 us"});
+
+    // Diagnostics of the gap: a raw launch plus an event record each time, and raw launches
+    // while another thread waits on the last event (as ndlaunch's completion thread does).
+    {
+      std::vector<cudaEvent_t> evs(launches);
+      for (auto& e : evs)
+        CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+      std::vector<double> te, tw;
+      for (int r = 0; r < rounds; ++r) {
+        auto t0 = clk::now();
+        for (int k = 0; k < launches; ++k) {
+          raw_add_one<<<(n + 255) / 256, 256, 0, s>>>(raw_a, n);
+          CHECK(cudaEventRecord(evs[k], s));
+        }
+        te.push_back(us_since(t0) / launches);
+        CHECK(cudaStreamSynchronize(s));
+        std::atomic<int> issued{0};
+        std::thread waiter([&] {
+          CHECK(cudaSetDevice(0));
+          for (int k = 0; k < launches; ++k) {
+            while (issued.load(std::memory_order_acquire) <= k) {
+            }
+            CHECK(cudaEventSynchronize(evs[k]));
+          }
+        });
+        t0 = clk::now();
+        for (int k = 0; k < launches; ++k) {
+          raw_add_one<<<(n + 255) / 256, 256, 0, s>>>(raw_a, n);
+          CHECK(cudaEventRecord(evs[k], s));
+          issued.store(k + 1, std::memory_order_release);
+        }
+        tw.push_back(us_since(t0) / launches);
+        waiter.join();
+      }
+      for (auto& e : evs)
+        CHECK(cudaEventDestroy(e));
+      rows.push_back({"  raw launch + event record (vs + a thread syncing on each event)", "us",
+                      median(te), median(tw), 0, "info"});
+    }
 
     // 2. call_kernel round trip against launch + stream synchronize.
     std::vector<double> rn, rr;

@@ -37,20 +37,53 @@ named_kernel<Kernel> named(const char* name, Kernel kernel) {
   return {name, std::move(kernel)};
 }
 
+/// A kernel that runs on CPU devices only: `ndl::cpu_only(kernel)`.
+template <class Kernel>
+struct cpu_only_kernel {
+  Kernel kernel;
+};
+
+/// Marks `kernel` as host-only C++ (it throws, blocks, or uses host memory or the standard
+/// library): the CUDA compiler then builds no GPU entry point for it, and launching it on a
+/// CUDA queue raises `errc::unsupported`. Needed only in files compiled by nvcc, for kernels
+/// that are not `NDL_KERNEL_FN`; elsewhere every kernel is CPU-only anyway.
+///
+/// @code
+/// ndl::call_kernel(cpu_queue, ndl::cpu_only([&](ndl::item<1> it) {
+///   if (it.get_id(0) == 0) throw std::runtime_error("reported by the launch");
+/// }), ndl::range{n});
+/// @endcode
+template <class Kernel>
+cpu_only_kernel<Kernel> cpu_only(Kernel kernel) {
+  return {std::move(kernel)};
+}
+
 namespace detail {
 
-/// Unwraps ndl::named.
+/// Unwraps ndl::named and ndl::cpu_only; says whether the kernel gets a CUDA entry point.
 template <class Kernel>
 struct kernel_traits {
   using type = std::decay_t<Kernel>;  // a function becomes a function pointer
+  /// Function pointers are host functions: they get no CUDA entry point.
+  static constexpr bool cuda = !std::is_pointer_v<type>;
   static const Kernel& get(const Kernel& k) { return k; }
   static const char* name(const Kernel&) { return nullptr; }
 };
 template <class Kernel>
 struct kernel_traits<named_kernel<Kernel>> {
-  using type = Kernel;
-  static const Kernel& get(const named_kernel<Kernel>& k) { return k.kernel; }
+  using inner = kernel_traits<Kernel>;
+  using type = typename inner::type;
+  static constexpr bool cuda = inner::cuda;
+  static const auto& get(const named_kernel<Kernel>& k) { return inner::get(k.kernel); }
   static const char* name(const named_kernel<Kernel>& k) { return k.name; }
+};
+template <class Kernel>
+struct kernel_traits<cpu_only_kernel<Kernel>> {
+  using inner = kernel_traits<Kernel>;
+  using type = typename inner::type;
+  static constexpr bool cuda = false;
+  static const auto& get(const cpu_only_kernel<Kernel>& k) { return inner::get(k.kernel); }
+  static const char* name(const cpu_only_kernel<Kernel>& k) { return inner::name(k.kernel); }
 };
 
 /// How one host-side argument becomes a kernel argument.
@@ -202,22 +235,24 @@ constexpr bool kernel_signature_ok() {
   }
 }
 
-template <class Payload, class Space>
+/// The launch record of payload `p` over `space`; `Cuda`: whether to build a CUDA entry.
+template <bool Cuda, class Payload, class Space>
 kernel_record make_record(const Payload& p, const Space& space) {
   using traits = space_traits<Space>;
   kernel_record rec;
   rec.kernel_type = &typeid(decltype(p.kernel));
   rec.space = traits::erase(space);
   rec.payload = &p;
+  rec.cpu_only = !Cuda;
   if constexpr (std::is_same_v<typename traits::item_type, item<traits::dims>>) {
     rec.cpu_entry = &cpu_range_entry<Payload, traits::dims>;
 #if defined(__CUDACC__)
-    rec.cuda_entry = &cuda_range_entry<Payload, traits::dims>;
+    if constexpr (Cuda) rec.cuda_entry = &cuda_range_entry<Payload, traits::dims>;
 #endif
   } else {
     rec.cpu_entry = &cpu_nd_entry<Payload, traits::dims>;
 #if defined(__CUDACC__)
-    rec.cuda_entry = &cuda_nd_entry<Payload, traits::dims>;
+    if constexpr (Cuda) rec.cuda_entry = &cuda_nd_entry<Payload, traits::dims>;
 #endif
   }
   return rec;
@@ -269,7 +304,7 @@ void launch_sync(const std::shared_ptr<queue_impl>& q, const Kernel& kernel, con
     payload_t p{kernel_traits<Kernel>::get(kernel),
                 {kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...}};
     const size_t local_bytes = prepare_local(p, space, kernel_traits<Kernel>::name(kernel));
-    kernel_record rec = make_record(p, space);
+    kernel_record rec = make_record<kernel_traits<Kernel>::cuda>(p, space);
     rec.name = kernel_traits<Kernel>::name(kernel);
     rec.local_bytes = local_bytes;
     submit_sync(q, rec);
@@ -296,7 +331,7 @@ launch_events launch_async(const std::shared_ptr<queue_impl>& q, const Kernel& k
         ...);
     const size_t local_bytes =
         prepare_local(owned->value, space, kernel_traits<Kernel>::name(kernel));
-    kernel_record rec = make_record(owned->value, space);
+    kernel_record rec = make_record<kernel_traits<Kernel>::cuda>(owned->value, space);
     rec.name = kernel_traits<Kernel>::name(kernel);
     rec.local_bytes = local_bytes;
     return submit_async(q, rec, std::move(owned), deps);

@@ -71,6 +71,11 @@ void validate(const queue_impl& q, const kernel_record& r) {
                 "kernel '" + kernel_name(r) + "' asks for " + std::to_string(r.local_bytes) +
                     " bytes of local memory per work-group; device " + q.device().filter + " has " +
                     std::to_string(q.device().info.local_memory_bytes));
+  if (q.device().backend_type == backend_kind::cuda && !r.cuda_entry && r.cpu_only)
+    throw_error(errc::unsupported, "kernel '" + kernel_name(r) +
+                                       "' runs on CPU devices only (it is marked ndl::cpu_only "
+                                       "or is a plain function), not on " +
+                                       q.device().filter);
   if (q.device().backend_type == backend_kind::cuda && !r.cuda_entry)
     throw_error(errc::unsupported,
                 "kernel '" + kernel_name(r) +

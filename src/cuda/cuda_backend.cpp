@@ -122,8 +122,16 @@ void cuda_device::complete_loop() {
     if (e != cudaSuccess) {
       cmd->fail(cuda_error(e, ("running " + cmd->describe()).c_str(), filter.c_str(), &health));
     } else if (cmd->device_start_marker) {
-      cmd->device_event.t_start = host_time_of(static_cast<cudaEvent_t>(cmd->device_start_marker));
-      cmd->device_event.t_end = host_time_of(marker);
+      // GPU times mapped onto the host clock through a reference event: durations are the
+      // GPU's own, but the clocks drift apart by a few microseconds per second, so keep the
+      // mapped start from preceding the submission.
+      const std::uint64_t start =
+          host_time_of(static_cast<cudaEvent_t>(cmd->device_start_marker));
+      const std::uint64_t end = host_time_of(marker);
+      const std::uint64_t shift =
+          start < cmd->device_event.t_submit ? cmd->device_event.t_submit - start : 0;
+      cmd->device_event.t_start = start + shift;
+      cmd->device_event.t_end = (end > start ? end : start) + shift;
     }
     // A dependency ordered on the device that failed there (another device lost) fails this
     // command too: it ran on data that was never written.

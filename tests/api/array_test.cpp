@@ -35,7 +35,7 @@ class array_test : public ndl_test::device_test {};
 
 // --- factories and host transfers ------------------------------------------------------------
 
-TEST_P(array_test, factories) {
+NDL_TEST_P(array_test, factories) {
   auto q = default_queue();
   auto z = ndl::array<double, 2>::zeros({3, 4}, q);
   EXPECT_TRUE(z.shape() == (ndl::range{3, 4}));
@@ -62,7 +62,7 @@ TEST_P(array_test, factories) {
   EXPECT_EQ(ndl::get_pointer_info(z.data()).kind, ndl::usm_kind::device);
 }
 
-TEST_P(array_test, copy_to_and_from_host) {
+NDL_TEST_P(array_test, copy_to_and_from_host) {
   auto q = default_queue();
   auto a = ndl::array<int, 2>::zeros({4, 5}, q);
   const auto src = iota(20);
@@ -79,7 +79,7 @@ TEST_P(array_test, copy_to_and_from_host) {
   EXPECT_EQ(a.to_host(), src2);
 }
 
-TEST_P(array_test, host_size_mismatch_is_an_invalid_argument) {
+NDL_TEST_P(array_test, host_size_mismatch_is_an_invalid_argument) {
   auto q = default_queue();
   auto a = ndl::array<int, 2>::zeros({2, 2}, q);
   std::vector<int> three(3), five(5);
@@ -95,7 +95,7 @@ TEST_P(array_test, host_size_mismatch_is_an_invalid_argument) {
 }
 
 // Copies of an array share its memory; the memory lives as long as any of them.
-TEST_P(array_test, copies_share_memory) {
+NDL_TEST_P(array_test, copies_share_memory) {
   auto q = default_queue();
   auto a = ndl::array<int>::zeros({4}, q);
   auto b = a;
@@ -112,7 +112,7 @@ TEST_P(array_test, copies_share_memory) {
 
 // --- C and F order ---------------------------------------------------------------------------
 
-TEST_P(array_test, c_and_f_order_strides) {
+NDL_TEST_P(array_test, c_and_f_order_strides) {
   auto q = default_queue();
   auto c = ndl::array<int, 3>(ndl::range{2, 3, 4}, q, ndl::layout::c);
   EXPECT_EQ(c.stride(0), 12);
@@ -133,7 +133,7 @@ TEST_P(array_test, c_and_f_order_strides) {
 
 // A kernel writing a(i, j) = 10 i + j reads back in row-major order whatever the layout; the
 // memory of an F-order array is column-major.
-TEST_P(array_test, kernels_index_f_order_arrays_by_position) {
+NDL_TEST_P(array_test, kernels_index_f_order_arrays_by_position) {
   auto q = default_queue();
   const auto fill = [] NDL_KERNEL_FN(ndl::item<2> it, ndl::view<int, 2> v) {
     v(it.get_id(0), it.get_id(1)) = static_cast<int>(it.get_id(0) * 10 + it.get_id(1));
@@ -156,7 +156,7 @@ TEST_P(array_test, kernels_index_f_order_arrays_by_position) {
   }
 }
 
-TEST_P(array_test, f_order_host_transfers_are_row_major) {
+NDL_TEST_P(array_test, f_order_host_transfers_are_row_major) {
   auto q = default_queue();
   const auto host = iota(24);
   auto f = ndl::array<int, 3>::from_host(host, {2, 3, 4}, q, ndl::layout::f);
@@ -170,7 +170,7 @@ TEST_P(array_test, f_order_host_transfers_are_row_major) {
 
 // --- slicing ---------------------------------------------------------------------------------
 
-TEST_P(array_test, slice_with_step_selects_every_other_row) {
+NDL_TEST_P(array_test, slice_with_step_selects_every_other_row) {
   auto q = default_queue();
   auto a = ndl::array<int, 2>::from_host(iota(35), {7, 5}, q);
   auto s = a(ndl::slice(0, 7, 2), ndl::all);
@@ -187,7 +187,7 @@ TEST_P(array_test, slice_with_step_selects_every_other_row) {
   EXPECT_EQ(s.owner(), a.owner());
 }
 
-TEST_P(array_test, integer_index_drops_a_dimension) {
+NDL_TEST_P(array_test, integer_index_drops_a_dimension) {
   auto q = default_queue();
   auto a = ndl::array<int, 3>::from_host(iota(24), {2, 3, 4}, q);
   auto row = a(1, 2, ndl::all);  // elements 20..23
@@ -201,7 +201,7 @@ TEST_P(array_test, integer_index_drops_a_dimension) {
   EXPECT_EQ(plane.to_host(), (std::vector<int>{0, 1, 2, 3, 12, 13, 14, 15}));
 }
 
-TEST_P(array_test, negative_step_reverses) {
+NDL_TEST_P(array_test, negative_step_reverses) {
   auto q = default_queue();
   auto a = ndl::array<int>::from_host(iota(6), q);
   auto r = a(ndl::slice(5, -1, -1));
@@ -219,7 +219,7 @@ TEST_P(array_test, negative_step_reverses) {
   EXPECT_EQ(b.to_host(), (std::vector<int>{12, 11, 10, 15, 14, 13}));
 }
 
-TEST_P(array_test, slice_of_a_slice) {
+NDL_TEST_P(array_test, slice_of_a_slice) {
   auto q = default_queue();
   auto a = ndl::array<int>::from_host(iota(20), q);
   auto s1 = a(ndl::slice(1, 19, 2));  // 1 3 5 ... 17 (9 elements)
@@ -241,7 +241,7 @@ TEST_P(array_test, slice_of_a_slice) {
   EXPECT_TRUE(weak.expired());
 }
 
-TEST_P(array_test, size_one_and_size_zero_dimensions) {
+NDL_TEST_P(array_test, size_one_and_size_zero_dimensions) {
   auto q = default_queue();
   auto one = ndl::array<int, 3>::from_host(iota(5), {1, 5, 1}, q);
   EXPECT_TRUE(one.is_c_contiguous());
@@ -270,7 +270,7 @@ TEST_P(array_test, size_one_and_size_zero_dimensions) {
       empty.shape(), empty);
 }
 
-TEST_P(array_test, bad_slices_and_indices_are_invalid_arguments) {
+NDL_TEST_P(array_test, bad_slices_and_indices_are_invalid_arguments) {
   auto q = default_queue();
   auto a = ndl::array<int, 2>::zeros({4, 5}, q);
   NDL_EXPECT_ERROR(a(ndl::slice(0, 5), ndl::all), ndl::errc::invalid_argument, "dimension 0", "4");
@@ -286,7 +286,7 @@ TEST_P(array_test, bad_slices_and_indices_are_invalid_arguments) {
 // --- kernels and strided views ---------------------------------------------------------------
 
 // numba-dpex#572: writing out[::2] must touch the even elements only.
-TEST_P(array_test, kernel_writing_every_other_element_leaves_the_rest_alone) {
+NDL_TEST_P(array_test, kernel_writing_every_other_element_leaves_the_rest_alone) {
   auto q = default_queue();
   constexpr ndl::size_t n = 257;
   auto base = ndl::array<std::int64_t>::full({n}, -1, q);
@@ -309,7 +309,7 @@ TEST_P(array_test, kernel_writing_every_other_element_leaves_the_rest_alone) {
 
 // test_strided_dpnp_array_in_kernel.py, 2-D: a 13x31 array in C and F order, sliced with
 // steps in both dimensions; the kernel sets the selected elements to -3.
-TEST_P(array_test, kernel_writes_through_2d_strided_views) {
+NDL_TEST_P(array_test, kernel_writes_through_2d_strided_views) {
   auto q = default_queue();
   constexpr ndl::size_t rows = 13, cols = 31;
   const auto set = [] NDL_KERNEL_FN(ndl::item<2> it, ndl::view<int, 2> o) {
@@ -334,7 +334,7 @@ TEST_P(array_test, kernel_writes_through_2d_strided_views) {
       }
 }
 
-TEST_P(array_test, kernel_reads_3d_reversed_and_strided_views) {
+NDL_TEST_P(array_test, kernel_reads_3d_reversed_and_strided_views) {
   auto q = default_queue();
   constexpr ndl::size_t d0 = 5, d1 = 6, d2 = 7;
   auto base = ndl::array<int, 3>::from_host(iota(d0 * d1 * d2), {d0, d1, d2}, q, ndl::layout::f);
@@ -357,7 +357,7 @@ TEST_P(array_test, kernel_reads_3d_reversed_and_strided_views) {
 }
 
 // The view a kernel receives has the array's shape and strides.
-TEST_P(array_test, kernel_view_has_the_arrays_shape_and_strides) {
+NDL_TEST_P(array_test, kernel_view_has_the_arrays_shape_and_strides) {
   auto q = default_queue();
   auto base = ndl::array<float, 2>::zeros({6, 8}, q, ndl::layout::f);
   auto s = base(ndl::slice(5, -1, -2), ndl::slice(1, 8, 3));
@@ -376,7 +376,7 @@ TEST_P(array_test, kernel_view_has_the_arrays_shape_and_strides) {
   EXPECT_TRUE(s.get_view().shape() == (ndl::range{3, 3}));
 }
 
-TEST_P(array_test, copy_from_host_into_a_strided_view_writes_only_the_view) {
+NDL_TEST_P(array_test, copy_from_host_into_a_strided_view_writes_only_the_view) {
   auto q = default_queue();
   auto base = ndl::array<int, 2>::zeros({4, 6}, q);
   auto v = base(ndl::slice(1, 4, 2), ndl::slice(0, 6, 2));  // rows 1,3; cols 0,2,4
@@ -393,7 +393,7 @@ TEST_P(array_test, copy_from_host_into_a_strided_view_writes_only_the_view) {
 
 // Asynchronous host transfers keep the array's memory until they complete, even when the
 // caller drops the array at once.
-TEST_P(array_test, async_transfers_keep_a_dropped_array_alive) {
+NDL_TEST_P(array_test, async_transfers_keep_a_dropped_array_alive) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue(/*in_order=*/true);
   constexpr ndl::size_t n = 10000;
@@ -407,7 +407,7 @@ TEST_P(array_test, async_transfers_keep_a_dropped_array_alive) {
     auto a = ndl::array<int, 2>::zeros({100, 100}, q);
     weak = a.owner();
     // Hold the queue so that the transfers cannot run yet.
-    ndl::call_kernel_async(q, [g](ndl::item<1>) { g->pass(); }, ndl::range{1}, {});
+    ndl::call_kernel_async(q, ndl::cpu_only([g](ndl::item<1>) { g->pass(); }), ndl::range{1}, {});
     ASSERT_TRUE(g->wait_arrived(1));
     from = a.copy_from_host_async(in);
     to = a(ndl::all, ndl::slice(0, 100)).copy_to_host_async(out);
@@ -422,7 +422,7 @@ TEST_P(array_test, async_transfers_keep_a_dropped_array_alive) {
 }
 
 // zeros() of a record larger than 64 bytes (kernels often write such records).
-TEST_P(array_test, zeros_of_a_large_record) {
+NDL_TEST_P(array_test, zeros_of_a_large_record) {
   struct big {
     double v[20];
   };
@@ -437,7 +437,7 @@ TEST_P(array_test, zeros_of_a_large_record) {
 
 // Launching with a default-constructed array (no memory, no queue) must fail with an
 // ndl::error, not crash. Run in a death-test child so that a crash is reported, not fatal.
-TEST_P(array_test, default_constructed_array_argument_is_an_error_not_a_crash) {
+NDL_TEST_P(array_test, default_constructed_array_argument_is_an_error_not_a_crash) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   auto q = default_queue();
   EXPECT_EXIT(
@@ -458,7 +458,5 @@ TEST_P(array_test, default_constructed_array_argument_is_an_error_not_a_crash) {
       "");
   (void)q;
 }
-
-NDL_INSTANTIATE_DEVICE_SUITE(array_test);
 
 }  // namespace

@@ -143,9 +143,17 @@ T replay(op o, T old, T v) {
   return old;
 }
 
+template <class T>
+struct typed_kernel_1 {
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<const T, 1> av, ndl::view<T, 1> bv,
+                                op which, size_t r) const {
+    apply_op(which, ndl::atomic_ref<T>(bv[r]), av[it.get_id(0)]);
+  }
+};
+
 // numba-dpex test_fetch_phi_fn: a = arange(10), b = ones(10); every work-item applies the
 // operation with a[i] to b[ref_index]. The host replays the same operations on b[ref + 1].
-TEST_P(atomic_test, numba_dpex_fetch_phi_on_every_type_against_a_host_replay) {
+NDL_TEST_P(atomic_test, numba_dpex_fetch_phi_on_every_type_against_a_host_replay) {
   auto q = default_queue();
   // The values numba-dpex's test expects for int32.
   {
@@ -167,12 +175,7 @@ TEST_P(atomic_test, numba_dpex_fetch_phi_on_every_type_against_a_host_replay) {
         const auto a_host = arange<T>(10);
         auto a = ndl::array<T>::from_host(a_host, q);
         auto b = ndl::array<T>::full({10}, T{1}, q);
-        ndl::call_kernel(
-            [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<const T, 1> av, ndl::view<T, 1> bv,
-                             op which, size_t r) {
-              apply_op(which, ndl::atomic_ref<T>(bv[r]), av[it.get_id(0)]);
-            },
-            ndl::range{10}, a, b, o, ref);
+        ndl::call_kernel(typed_kernel_1<T>{}, ndl::range{10}, a, b, o, ref);
         std::vector<T> want(10, T{1});
         for (T v : a_host)
           want[ref + 1] = replay(o, want[ref + 1], v);
@@ -184,8 +187,17 @@ TEST_P(atomic_test, numba_dpex_fetch_phi_on_every_type_against_a_host_replay) {
   });
 }
 
+template <class T>
+struct typed_kernel_2 {
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<const T, 1> av, ndl::view<T, 1> bv,
+                                ndl::view<T, 1> cv, op which) const {
+    const size_t i = it.get_id(0);
+    cv[i] = apply_op(which, ndl::atomic_ref<T>(bv[i]), av[i]);
+  }
+};
+
 // numba-dpex test_fetch_phi_retval: c[i] = op(b[i], a[i]) returns the old value (1).
-TEST_P(atomic_test, fetch_operations_return_the_old_value) {
+NDL_TEST_P(atomic_test, fetch_operations_return_the_old_value) {
   auto q = default_queue();
   for_each_atomic_type([&]<class T>() {
     for (op o : all_ops) {
@@ -195,13 +207,7 @@ TEST_P(atomic_test, fetch_operations_return_the_old_value) {
       auto a = ndl::array<T>::from_host(a_host, q);
       auto b = ndl::array<T>::full({10}, T{1}, q);
       auto c = ndl::array<T>::full({10}, T{42}, q);
-      ndl::call_kernel(
-          [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<const T, 1> av, ndl::view<T, 1> bv,
-                           ndl::view<T, 1> cv, op which) {
-            const size_t i = it.get_id(0);
-            cv[i] = apply_op(which, ndl::atomic_ref<T>(bv[i]), av[i]);
-          },
-          ndl::range{10}, a, b, c, o);
+      ndl::call_kernel(typed_kernel_2<T>{}, ndl::range{10}, a, b, c, o);
       EXPECT_EQ(c.to_host(), std::vector<T>(10, T{1}));
       std::vector<T> want(10);
       for (size_t i = 0; i < 10; ++i)
@@ -211,21 +217,24 @@ TEST_P(atomic_test, fetch_operations_return_the_old_value) {
   });
 }
 
+template <class T>
+struct typed_kernel_3 {
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<T, 1> c, ndl::view<T, 2> o) const {
+    o(0, it.get_id(0)) = ndl::atomic_ref<T>(c[0]).fetch_add(T{1});
+    o(1, it.get_id(0)) = ndl::atomic_ref<T>(c[1]).fetch_sub(T{1});
+  }
+};
+
 // Under contention each fetch_add / fetch_sub returns a distinct old value: together they are
 // exactly 0 .. n-1 (n .. 1 for fetch_sub). Floats stay exact below 2^24.
-TEST_P(atomic_test, contended_fetch_add_and_fetch_sub_return_distinct_old_values) {
+NDL_TEST_P(atomic_test, contended_fetch_add_and_fetch_sub_return_distinct_old_values) {
   auto q = default_queue();
   constexpr size_t n = 1 << 16;
   for_each_atomic_type([&]<class T>() {
     SCOPED_TRACE(type_name<T>());
     auto counter = ndl::array<T>::zeros({2}, q);
     auto olds = ndl::array<T, 2>::zeros({2, n}, q);
-    ndl::call_kernel(
-        [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<T, 1> c, ndl::view<T, 2> o) {
-          o(0, it.get_id(0)) = ndl::atomic_ref<T>(c[0]).fetch_add(T{1});
-          o(1, it.get_id(0)) = ndl::atomic_ref<T>(c[1]).fetch_sub(T{1});
-        },
-        ndl::range{n}, counter, olds);
+    ndl::call_kernel(typed_kernel_3<T>{}, ndl::range{n}, counter, olds);
     const auto c = counter.to_host();
     EXPECT_EQ(c[0], static_cast<T>(n));
     EXPECT_EQ(c[1], static_cast<T>(T{0} - static_cast<T>(n)));
@@ -250,18 +259,21 @@ NDL_KERNEL_FN size_t bin_of(size_t i) {
   return static_cast<size_t>((i * 2654435761ull) >> 11) & 15u;
 }
 
-TEST_P(atomic_test, histogram_under_heavy_contention) {
+template <class T>
+struct typed_kernel_4 {
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<T, 1> h) const {
+    ndl::atomic_ref<T>(h[bin_of<T>(it.get_id(0))]).fetch_add(T{1});
+    ndl::atomic_ref<T>(h[16]).fetch_add(T{1});  // every work-item on one element
+  }
+};
+
+NDL_TEST_P(atomic_test, histogram_under_heavy_contention) {
   auto q = default_queue();
   constexpr size_t n = size_t{1} << 20, bins = 16;
   for_each_atomic_type([&]<class T>() {
     SCOPED_TRACE(type_name<T>());
     auto hist = ndl::array<T>::zeros({bins + 1}, q);
-    ndl::call_kernel(
-        [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<T, 1> h) {
-          ndl::atomic_ref<T>(h[bin_of<T>(it.get_id(0))]).fetch_add(T{1});
-          ndl::atomic_ref<T>(h[16]).fetch_add(T{1});  // every work-item on one element
-        },
-        ndl::range{n}, hist);
+    ndl::call_kernel(typed_kernel_4<T>{}, ndl::range{n}, hist);
     std::vector<T> want(bins + 1, T{0});
     for (size_t i = 0; i < n; ++i)
       want[bin_of<T>(i)] += T{1};
@@ -270,27 +282,31 @@ TEST_P(atomic_test, histogram_under_heavy_contention) {
   });
 }
 
+template <class T>
+struct typed_kernel_5 {
+  NDL_KERNEL_FN void operator()(ndl::nd_item<1> it, ndl::view<T, 1> h,
+                                ndl::local_accessor<T, 1> local) const {
+    using local_ref = ndl::atomic_ref<T, ndl::memory_order::relaxed, ndl::memory_scope::work_group,
+                                      ndl::address_space::local_space>;
+    const size_t l = it.get_local_id(0);
+    if (l < 16) local[l] = T{0};
+    ndl::group_barrier(it.get_group());
+    local_ref(local[bin_of<T>(it.get_global_id(0))]).fetch_add(T{1});
+    ndl::group_barrier(it.get_group());
+    if (l < 16) ndl::atomic_ref<T>(h[l]).fetch_add(local[l]);
+  }
+};
+
 // The same on an nd-range launch: a local histogram per group (work-group atomics on local
 // memory), flushed into the global one with device atomics.
-TEST_P(atomic_test, local_histograms_flushed_to_global_memory) {
+NDL_TEST_P(atomic_test, local_histograms_flushed_to_global_memory) {
   auto q = default_queue();
   constexpr size_t n = (size_t{1} << 16) / fewer_under_tsan, group = 256, bins = 16;
   for_each_atomic_type([&]<class T>() {
     SCOPED_TRACE(type_name<T>());
     auto hist = ndl::array<T>::zeros({bins}, q);
-    ASSERT_TRUE(bounded(ndl::call_kernel_async(
-        [] NDL_KERNEL_FN(ndl::nd_item<1> it, ndl::view<T, 1> h, ndl::local_accessor<T, 1> local) {
-          using local_ref =
-              ndl::atomic_ref<T, ndl::memory_order::relaxed, ndl::memory_scope::work_group,
-                              ndl::address_space::local_space>;
-          const size_t l = it.get_local_id(0);
-          if (l < 16) local[l] = T{0};
-          ndl::group_barrier(it.get_group());
-          local_ref(local[bin_of<T>(it.get_global_id(0))]).fetch_add(T{1});
-          ndl::group_barrier(it.get_group());
-          if (l < 16) ndl::atomic_ref<T>(h[l]).fetch_add(local[l]);
-        },
-        ndl::nd_range<1>{{n}, {group}}, {}, hist, ndl::local_accessor<T, 1>{{bins}})));
+    ASSERT_TRUE(bounded(ndl::call_kernel_async(typed_kernel_5<T>{}, ndl::nd_range<1>{{n}, {group}},
+                                               {}, hist, ndl::local_accessor<T, 1>{{bins}})));
     std::vector<T> want(bins, T{0});
     for (size_t i = 0; i < n; ++i)
       want[bin_of<T>(i)] += T{1};
@@ -300,8 +316,31 @@ TEST_P(atomic_test, local_histograms_flushed_to_global_memory) {
 
 // --- min and max ---------------------------------------------------------------------------------
 
+template <class T>
+struct typed_kernel_7 {
+  NDL_KERNEL_FN void operator()(ndl::item<1>, ndl::view<T, 1> x, ndl::view<T, 1> o) const {
+    o[0] = ndl::atomic_ref<T>(x[0]).fetch_min(T{-3});    // -> -3
+    o[1] = ndl::atomic_ref<T>(x[1]).fetch_min(T{-1});    // stays -2
+    o[2] = ndl::atomic_ref<T>(x[2]).fetch_max(T{-1.5});  // -> -1.5
+    o[3] = ndl::atomic_ref<T>(x[3]).fetch_max(T{-7});    // stays -2
+  }
+};
+
+template <class T>
+struct typed_kernel_6 {
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<const T, 1> in,
+                                ndl::view<T, 1> out) const {
+    const T x = in[it.get_id(0)];
+    ndl::atomic_ref<T>(out[0]).fetch_min(x);
+    ndl::atomic_ref<T>(out[1]).fetch_max(x);
+    ndl::atomic_ref<T>(out[2]).fetch_min(x);
+    if (x < 0) ndl::atomic_ref<T>(out[3]).fetch_max(x);  // only negatives: 0 stays
+    ndl::atomic_ref<T>(out[4]).fetch_max(x);
+  }
+};
+
 // Values of both signs for floats; contended fetch_min/fetch_max from +-infinity and from 0.
-TEST_P(atomic_test, fetch_min_and_max_of_negative_floats) {
+NDL_TEST_P(atomic_test, fetch_min_and_max_of_negative_floats) {
   auto q = default_queue();
   constexpr size_t n = 20000;
   const auto run = [&]<class T>() {
@@ -314,16 +353,7 @@ TEST_P(atomic_test, fetch_min_and_max_of_negative_floats) {
     auto v = ndl::array<T>::from_host(values, q);
     const T inf = std::numeric_limits<T>::infinity();
     auto r = ndl::array<T>::from_host(std::vector<T>{inf, -inf, T{0}, T{0}, T{-5000}}, q);
-    ndl::call_kernel(
-        [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<const T, 1> in, ndl::view<T, 1> out) {
-          const T x = in[it.get_id(0)];
-          ndl::atomic_ref<T>(out[0]).fetch_min(x);
-          ndl::atomic_ref<T>(out[1]).fetch_max(x);
-          ndl::atomic_ref<T>(out[2]).fetch_min(x);
-          if (x < 0) ndl::atomic_ref<T>(out[3]).fetch_max(x);  // only negatives: 0 stays
-          ndl::atomic_ref<T>(out[4]).fetch_max(x);
-        },
-        ndl::range{n}, v, r);
+    ndl::call_kernel(typed_kernel_6<T>{}, ndl::range{n}, v, r);
     const T mn = *std::min_element(values.begin(), values.end());
     const T mx = *std::max_element(values.begin(), values.end());
     ASSERT_EQ(mn, static_cast<T>(-4321.75));
@@ -332,14 +362,7 @@ TEST_P(atomic_test, fetch_min_and_max_of_negative_floats) {
     // Negative operands against a negative value, with return values.
     auto s = ndl::array<T>::from_host(std::vector<T>{T{-2}, T{-2}, T{-2}, T{-2}}, q);
     auto olds = ndl::array<T>::zeros({4}, q);
-    ndl::call_kernel(
-        [] NDL_KERNEL_FN(ndl::item<1>, ndl::view<T, 1> x, ndl::view<T, 1> o) {
-          o[0] = ndl::atomic_ref<T>(x[0]).fetch_min(T{-3});    // -> -3
-          o[1] = ndl::atomic_ref<T>(x[1]).fetch_min(T{-1});    // stays -2
-          o[2] = ndl::atomic_ref<T>(x[2]).fetch_max(T{-1.5});  // -> -1.5
-          o[3] = ndl::atomic_ref<T>(x[3]).fetch_max(T{-7});    // stays -2
-        },
-        ndl::range{1}, s, olds);
+    ndl::call_kernel(typed_kernel_7<T>{}, ndl::range{1}, s, olds);
     EXPECT_EQ(s.to_host(), (std::vector<T>{T{-3}, T{-2}, T{-1.5}, T{-2}}));
     EXPECT_EQ(olds.to_host(), std::vector<T>(4, T{-2}));
   };
@@ -347,9 +370,18 @@ TEST_P(atomic_test, fetch_min_and_max_of_negative_floats) {
   run.template operator()<double>();
 }
 
+template <class T>
+struct typed_kernel_8 {
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<const T, 1> in,
+                                ndl::view<T, 1> out) const {
+    ndl::atomic_ref<T>(out[0]).fetch_min(in[it.get_id(0)]);
+    ndl::atomic_ref<T>(out[1]).fetch_max(in[it.get_id(0)]);
+  }
+};
+
 // Signed integers with negative values, and unsigned values above the signed range (a min or
 // max that compared them as signed would get these wrong).
-TEST_P(atomic_test, fetch_min_and_max_of_integers_across_the_sign_boundary) {
+NDL_TEST_P(atomic_test, fetch_min_and_max_of_integers_across_the_sign_boundary) {
   auto q = default_queue();
   constexpr size_t n = 5000;
   const auto run = [&]<class T>() {
@@ -367,12 +399,7 @@ TEST_P(atomic_test, fetch_min_and_max_of_integers_across_the_sign_boundary) {
     auto v = ndl::array<T>::from_host(values, q);
     auto r = ndl::array<T>::from_host(
         std::vector<T>{std::numeric_limits<T>::max(), std::numeric_limits<T>::min()}, q);
-    ndl::call_kernel(
-        [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<const T, 1> in, ndl::view<T, 1> out) {
-          ndl::atomic_ref<T>(out[0]).fetch_min(in[it.get_id(0)]);
-          ndl::atomic_ref<T>(out[1]).fetch_max(in[it.get_id(0)]);
-        },
-        ndl::range{n}, v, r);
+    ndl::call_kernel(typed_kernel_8<T>{}, ndl::range{n}, v, r);
     EXPECT_EQ(r.to_host(), (std::vector<T>{*std::min_element(values.begin(), values.end()),
                                            *std::max_element(values.begin(), values.end())}));
   };
@@ -384,23 +411,26 @@ TEST_P(atomic_test, fetch_min_and_max_of_integers_across_the_sign_boundary) {
 
 // --- 64-bit widths -------------------------------------------------------------------------------
 
+template <class T>
+struct typed_kernel_9 {
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<T, 1> v) const {
+    const size_t i = it.get_id(0);  // 0 .. 63
+    ndl::atomic_ref<T>(v[0]).fetch_add(static_cast<T>(T{1} << 40));
+    ndl::atomic_ref<T>(v[1]).fetch_or(static_cast<T>(T{1} << i));
+    ndl::atomic_ref<T>(v[2]).fetch_and(static_cast<T>(~(T{1} << i)) | (i % 2 ? T{0} : T{1}));
+    ndl::atomic_ref<T>(v[3]).fetch_xor(static_cast<T>(T{3} << (i % 62)));
+    ndl::atomic_ref<T>(v[4]).fetch_sub(static_cast<T>(T{1} << 33));
+  }
+};
+
 // Operands and results above 2^32 on the 64-bit types; bitwise operations on every bit.
-TEST_P(atomic_test, sixty_four_bit_operations_use_all_bits) {
+NDL_TEST_P(atomic_test, sixty_four_bit_operations_use_all_bits) {
   auto q = default_queue();
   const auto run = [&]<class T>() {
     SCOPED_TRACE(type_name<T>());
     auto x = ndl::array<T>::from_host(
         std::vector<T>{T{0}, T{0}, static_cast<T>(~T{0}), T{0}, static_cast<T>(T{1} << 62)}, q);
-    ndl::call_kernel(
-        [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<T, 1> v) {
-          const size_t i = it.get_id(0);  // 0 .. 63
-          ndl::atomic_ref<T>(v[0]).fetch_add(static_cast<T>(T{1} << 40));
-          ndl::atomic_ref<T>(v[1]).fetch_or(static_cast<T>(T{1} << i));
-          ndl::atomic_ref<T>(v[2]).fetch_and(static_cast<T>(~(T{1} << i)) | (i % 2 ? T{0} : T{1}));
-          ndl::atomic_ref<T>(v[3]).fetch_xor(static_cast<T>(T{3} << (i % 62)));
-          ndl::atomic_ref<T>(v[4]).fetch_sub(static_cast<T>(T{1} << 33));
-        },
-        ndl::range{64}, x);
+    ndl::call_kernel(typed_kernel_9<T>{}, ndl::range{64}, x);
     T xor_want = 0;
     for (size_t i = 0; i < 64; ++i)
       xor_want = static_cast<T>(xor_want ^ static_cast<T>(T{3} << (i % 62)));
@@ -418,46 +448,57 @@ TEST_P(atomic_test, sixty_four_bit_operations_use_all_bits) {
 
 // --- load, store, exchange, compare_exchange -----------------------------------------------------
 
+template <class T>
+struct typed_kernel_11 {
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<T, 1> av, ndl::view<T, 1> bv) const {
+    const size_t i = it.get_id(0);
+    bv[i] = ndl::atomic_ref<T>(av[i]).exchange(bv[i]);
+  }
+};
+
+template <class T>
+struct typed_kernel_10 {
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<T, 1> av, ndl::view<T, 1> bv) const {
+    const size_t i = it.get_id(0);
+    av[i] = ndl::atomic_ref<T>(bv[i]).load();
+    ndl::atomic_ref<T>(av[i + 10]).store(bv[i]);
+  }
+};
+
 // numba-dpex test_load_store_fn and test_exchange_fn.
-TEST_P(atomic_test, numba_dpex_load_store_and_exchange) {
+NDL_TEST_P(atomic_test, numba_dpex_load_store_and_exchange) {
   auto q = default_queue();
   for_each_atomic_type([&]<class T>() {
     SCOPED_TRACE(type_name<T>());
     auto a = ndl::array<T>::zeros({20}, q);
     auto b = ndl::array<T>::from_host(arange<T>(10), q);
-    ndl::call_kernel(
-        [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<T, 1> av, ndl::view<T, 1> bv) {
-          const size_t i = it.get_id(0);
-          av[i] = ndl::atomic_ref<T>(bv[i]).load();
-          ndl::atomic_ref<T>(av[i + 10]).store(bv[i]);
-        },
-        ndl::range{10}, a, b);
+    ndl::call_kernel(typed_kernel_10<T>{}, ndl::range{10}, a, b);
     std::vector<T> want = arange<T>(10);
     want.insert(want.end(), want.begin(), want.end());
     EXPECT_EQ(a.to_host(), want);
     // exchange: b[i] = exchange(a[i], b[i]) with a zeroed.
     auto x = ndl::array<T>::zeros({10}, q);
-    ndl::call_kernel(
-        [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<T, 1> av, ndl::view<T, 1> bv) {
-          const size_t i = it.get_id(0);
-          bv[i] = ndl::atomic_ref<T>(av[i]).exchange(bv[i]);
-        },
-        ndl::range{10}, x, b);
+    ndl::call_kernel(typed_kernel_11<T>{}, ndl::range{10}, x, b);
     EXPECT_EQ(x.to_host(), arange<T>(10));
     EXPECT_EQ(b.to_host(), std::vector<T>(10, T{0}));
   });
 }
 
+template <class T>
+struct typed_kernel_12 {
+  NDL_KERNEL_FN void operator()(ndl::item<1>, ndl::view<T, 1> v) const {
+    v[0] = ndl::atomic_ref<T>(v[1]).compare_exchange(v[2], v[3]) ? T{1} : T{0};
+  }
+};
+
 // numba-dpex test_compare_exchange_fns: b = arange(4);
 // b[0] = compare_exchange(ref b[1], expected b[2], desired b[3]).
-TEST_P(atomic_test, numba_dpex_compare_exchange) {
+NDL_TEST_P(atomic_test, numba_dpex_compare_exchange) {
   auto q = default_queue();
   for_each_atomic_type([&]<class T>() {
     SCOPED_TRACE(type_name<T>());
     auto b = ndl::array<T>::from_host(arange<T>(4), q);
-    const auto kernel = [] NDL_KERNEL_FN(ndl::item<1>, ndl::view<T, 1> v) {
-      v[0] = ndl::atomic_ref<T>(v[1]).compare_exchange(v[2], v[3]) ? T{1} : T{0};
-    };
+    const auto kernel = typed_kernel_12<T>{};
     // 1 != 2: fails, writes the value it saw (1) into the expected slot b[2].
     ndl::call_kernel(kernel, ndl::range{1}, b);
     EXPECT_EQ(b.to_host(), (std::vector<T>{T{0}, T{1}, T{1}, T{3}}));
@@ -467,49 +508,56 @@ TEST_P(atomic_test, numba_dpex_compare_exchange) {
   });
 }
 
+template <class T>
+struct typed_kernel_13 {
+  NDL_KERNEL_FN void operator()(ndl::item<1>, ndl::view<T, 1> v, ndl::view<T, 1> o) const {
+    const ndl::atomic_ref<T> r(v[0]);
+    T expected = 3;
+    o[0] = r.compare_exchange(expected, T{7}) ? T{1} : T{0};  // fails: 5 != 3
+    o[1] = expected;                                          // 5, the value seen
+    o[2] = r.load();                                          // unchanged: 5
+    o[3] = r.compare_exchange(expected, T{7}) ? T{1} : T{0};  // succeeds
+    o[4] = expected;                                          // still 5
+    o[5] = r.load();                                          // 7
+  }
+};
+
 // Both outcomes with the expected value in a private variable, and the return value.
-TEST_P(atomic_test, compare_exchange_reports_the_observed_value) {
+NDL_TEST_P(atomic_test, compare_exchange_reports_the_observed_value) {
   auto q = default_queue();
   for_each_atomic_type([&]<class T>() {
     SCOPED_TRACE(type_name<T>());
     auto x = ndl::array<T>::from_host(std::vector<T>{T{5}}, q);
     auto out = ndl::array<T>::full({6}, T{99}, q);
-    ndl::call_kernel(
-        [] NDL_KERNEL_FN(ndl::item<1>, ndl::view<T, 1> v, ndl::view<T, 1> o) {
-          const ndl::atomic_ref<T> r(v[0]);
-          T expected = 3;
-          o[0] = r.compare_exchange(expected, T{7}) ? T{1} : T{0};  // fails: 5 != 3
-          o[1] = expected;                                          // 5, the value seen
-          o[2] = r.load();                                          // unchanged: 5
-          o[3] = r.compare_exchange(expected, T{7}) ? T{1} : T{0};  // succeeds
-          o[4] = expected;                                          // still 5
-          o[5] = r.load();                                          // 7
-        },
-        ndl::range{1}, x, out);
+    ndl::call_kernel(typed_kernel_13<T>{}, ndl::range{1}, x, out);
     EXPECT_EQ(out.to_host(), (std::vector<T>{T{0}, T{5}, T{5}, T{1}, T{5}, T{7}}));
     EXPECT_EQ(x.to_host(), std::vector<T>{T{7}});
   });
 }
 
+template <class T>
+struct typed_kernel_14 {
+  NDL_KERNEL_FN void operator()(ndl::item<1>, ndl::view<T, 1> v,
+                                ndl::view<std::uint64_t, 1> tries) const {
+    const ndl::atomic_ref<T, ndl::memory_order::acq_rel> r(v[0]);
+    T expected = r.load();
+    std::uint64_t k = 1;
+    while (!r.compare_exchange(expected, static_cast<T>(expected + T{1})))
+      ++k;
+    ndl::atomic_ref<std::uint64_t>(tries[0]).fetch_add(k);
+  }
+};
+
 // A compare-exchange loop incrementing one value from 2^16 work-items loses no update: each
 // failure must refresh `expected`, or the loop would spin or lose counts.
-TEST_P(atomic_test, contended_compare_exchange_loops) {
+NDL_TEST_P(atomic_test, contended_compare_exchange_loops) {
   auto q = default_queue();
   constexpr size_t n = 1 << 16;
   for_each_atomic_type([&]<class T>() {
     SCOPED_TRACE(type_name<T>());
     auto x = ndl::array<T>::zeros({1}, q);
     auto attempts = ndl::array<std::uint64_t>::zeros({1}, q);
-    ndl::call_kernel(
-        [] NDL_KERNEL_FN(ndl::item<1>, ndl::view<T, 1> v, ndl::view<std::uint64_t, 1> tries) {
-          const ndl::atomic_ref<T, ndl::memory_order::acq_rel> r(v[0]);
-          T expected = r.load();
-          std::uint64_t k = 1;
-          while (!r.compare_exchange(expected, static_cast<T>(expected + T{1})))
-            ++k;
-          ndl::atomic_ref<std::uint64_t>(tries[0]).fetch_add(k);
-        },
-        ndl::range{n}, x, attempts);
+    ndl::call_kernel(typed_kernel_14<T>{}, ndl::range{n}, x, attempts);
     EXPECT_EQ(x.to_host(), std::vector<T>{static_cast<T>(n)});
     EXPECT_GE(attempts.to_host()[0], n);
   });
@@ -559,7 +607,7 @@ struct every_order_kernel {
   }
 };
 
-TEST_P(atomic_test, every_memory_order_scope_and_address_space) {
+NDL_TEST_P(atomic_test, every_memory_order_scope_and_address_space) {
   auto q = default_queue();
   const auto run = [&]<class T>() {
     SCOPED_TRACE(type_name<T>());
@@ -595,7 +643,7 @@ TEST_P(atomic_test, every_memory_order_scope_and_address_space) {
 
 // numba-dpex test_atomic_ref with a LocalAccessor: 32 work-items add 5.0 to slm[0] -> 160.
 // Local memory starts uninitialised in ndlaunch, so the leader zeroes it first.
-TEST_P(atomic_test, numba_dpex_atomic_ref_on_local_memory_is_160) {
+NDL_TEST_P(atomic_test, numba_dpex_atomic_ref_on_local_memory_is_160) {
   auto q = default_queue();
   auto a = ndl::array<float>::zeros({32}, q);
   ASSERT_TRUE(bounded(ndl::call_kernel_async(
@@ -613,29 +661,34 @@ TEST_P(atomic_test, numba_dpex_atomic_ref_on_local_memory_is_160) {
   EXPECT_EQ(a.to_host(), std::vector<float>(32, 160.0f));
 }
 
+template <class T>
+struct typed_kernel_15 {
+  NDL_KERNEL_FN void operator()(ndl::nd_item<1> it, ndl::view<T, 1> o,
+                                ndl::local_accessor<T, 1> slm) const {
+    using ref = ndl::atomic_ref<T, ndl::memory_order::relaxed, ndl::memory_scope::work_group,
+                                ndl::address_space::local_space>;
+    const auto g = static_cast<T>(it.get_group_id(0) % 100);
+    if (it.get_local_id(0) == 0) {
+      slm[0] = g;
+      slm[1] = T{0};
+    }
+    ndl::group_barrier(it.get_group());
+    ref(slm[0]).fetch_add(T{2});
+    ref(slm[1]).fetch_max(static_cast<T>(it.get_local_id(0)));
+    ndl::group_barrier(it.get_group());
+    o[it.get_global_id(0)] = static_cast<T>(slm[0] + slm[1]);
+  }
+};
+
 // Every type on local memory, many groups: each group's count is its own.
-TEST_P(atomic_test, local_atomics_on_every_type_in_many_groups) {
+NDL_TEST_P(atomic_test, local_atomics_on_every_type_in_many_groups) {
   auto q = default_queue();
   constexpr size_t n = 64, groups = 256 / fewer_under_tsan, total = n * groups;
   for_each_atomic_type([&]<class T>() {
     SCOPED_TRACE(type_name<T>());
     auto out = ndl::array<T>::zeros({total}, q);
-    ASSERT_TRUE(bounded(ndl::call_kernel_async(
-        [] NDL_KERNEL_FN(ndl::nd_item<1> it, ndl::view<T, 1> o, ndl::local_accessor<T, 1> slm) {
-          using ref = ndl::atomic_ref<T, ndl::memory_order::relaxed, ndl::memory_scope::work_group,
-                                      ndl::address_space::local_space>;
-          const auto g = static_cast<T>(it.get_group_id(0) % 100);
-          if (it.get_local_id(0) == 0) {
-            slm[0] = g;
-            slm[1] = T{0};
-          }
-          ndl::group_barrier(it.get_group());
-          ref(slm[0]).fetch_add(T{2});
-          ref(slm[1]).fetch_max(static_cast<T>(it.get_local_id(0)));
-          ndl::group_barrier(it.get_group());
-          o[it.get_global_id(0)] = static_cast<T>(slm[0] + slm[1]);
-        },
-        ndl::nd_range<1>{{total}, {n}}, {}, out, ndl::local_accessor<T, 1>{{2}})));
+    ASSERT_TRUE(bounded(ndl::call_kernel_async(typed_kernel_15<T>{}, ndl::nd_range<1>{{total}, {n}},
+                                               {}, out, ndl::local_accessor<T, 1>{{2}})));
     const auto host = out.to_host();
     for (size_t g = 0; g < groups; ++g)
       for (size_t l = 0; l < n; ++l)
@@ -672,7 +725,7 @@ struct fence_hand_off {
   }
 };
 
-TEST_P(atomic_test, numba_dpex_atomic_fence_hand_off_between_two_work_items) {
+NDL_TEST_P(atomic_test, numba_dpex_atomic_fence_hand_off_between_two_work_items) {
   NDL_SKIP_UNLESS_HOST_KERNELS();  // the bounded spin uses std::chrono
   // numba-dpex's test assumes independent forward progress between the work-items of one
   // launch. The CPU device runs a small launch as one plain loop (docs/guide.md, "The CPU
@@ -692,7 +745,7 @@ TEST_P(atomic_test, numba_dpex_atomic_fence_hand_off_between_two_work_items) {
 
 // The same hand-off between work-items far apart in a large launch (different chunks, run by
 // different threads): the consumer is the first work-item, the producer the last.
-TEST_P(atomic_test, atomic_fence_hand_off_across_a_large_launch) {
+NDL_TEST_P(atomic_test, atomic_fence_hand_off_across_a_large_launch) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = default_queue();
   constexpr size_t n = size_t{1} << 20;
@@ -708,7 +761,7 @@ TEST_P(atomic_test, atomic_fence_hand_off_across_a_large_launch) {
 // Message passing with a release store and an acquire load (no separate fences): the first
 // `pairs` work-items of a large launch each read a flag that one of the last `pairs` raises; a
 // consumer that sees its flag must see the payload (ThreadSanitizer checks the ordering).
-TEST_P(atomic_test, release_store_and_acquire_load_publish_data) {
+NDL_TEST_P(atomic_test, release_store_and_acquire_load_publish_data) {
   constexpr size_t pairs = 64, n = size_t{1} << 18;
   auto q = default_queue();
   auto data = ndl::array<std::int64_t>::zeros({pairs}, q);
@@ -737,7 +790,7 @@ TEST_P(atomic_test, release_store_and_acquire_load_publish_data) {
 }
 
 // numba-dpex test_atomic_ref: a reference to an element of a 3-D array.
-TEST_P(atomic_test, atomic_ref_to_an_element_of_a_three_dimensional_array) {
+NDL_TEST_P(atomic_test, atomic_ref_to_an_element_of_a_three_dimensional_array) {
   auto q = default_queue();
   auto b = ndl::array<std::int64_t, 3>::zeros({2, 2, 2}, q);
   ndl::call_kernel(
@@ -747,7 +800,5 @@ TEST_P(atomic_test, atomic_ref_to_an_element_of_a_three_dimensional_array) {
       ndl::range{2, 2, 2}, b);
   EXPECT_EQ(b.to_host(), (std::vector<std::int64_t>{0, 0, 0, 0, 0, 0, 0, 8}));
 }
-
-NDL_INSTANTIATE_DEVICE_SUITE(atomic_test);
 
 }  // namespace

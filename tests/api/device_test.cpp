@@ -61,7 +61,7 @@ NDL_TEST_PROBE(cpu_threads) {
 
 // --- enumeration ------------------------------------------------------------------------------
 
-TEST(device_test, all_lists_the_cpu_first_then_gpus) {
+NDL_TEST(device_test, all_lists_the_cpu_first_then_gpus) {
   const auto devs = ndl::device::all();
   ASSERT_FALSE(devs.empty());
   EXPECT_TRUE(devs.front().is_cpu());
@@ -81,7 +81,7 @@ TEST(device_test, all_lists_the_cpu_first_then_gpus) {
   EXPECT_TRUE(ndl::device::all() == devs);
 }
 
-TEST(device_test, kind_and_backend_strings) {
+NDL_TEST(device_test, kind_and_backend_strings) {
   EXPECT_EQ(ndl::to_string(ndl::device_kind::cpu), "cpu");
   EXPECT_EQ(ndl::to_string(ndl::device_kind::gpu), "gpu");
   EXPECT_EQ(ndl::to_string(ndl::backend_kind::cpu), "cpu");
@@ -90,7 +90,7 @@ TEST(device_test, kind_and_backend_strings) {
 
 // --- filter strings --------------------------------------------------------------------------
 
-TEST(device_test, cpu_filters) {
+NDL_TEST(device_test, cpu_filters) {
   const ndl::device cpu = ndl::device::all().front();
   EXPECT_TRUE(ndl::device{"cpu"} == cpu);
   EXPECT_TRUE(ndl::device{"cpu:0"} == cpu);
@@ -100,7 +100,7 @@ TEST(device_test, cpu_filters) {
   EXPECT_TRUE(ndl::device::all("cpu:1").empty());
 }
 
-TEST(device_test, alternatives_prefer_the_first_that_matches) {
+NDL_TEST(device_test, alternatives_prefer_the_first_that_matches) {
   const auto gpus = ndl::device::all("gpu");
   const ndl::device first = ndl::device{"gpu,cpu"};
   if (gpus.empty()) {
@@ -115,7 +115,7 @@ TEST(device_test, alternatives_prefer_the_first_that_matches) {
   EXPECT_TRUE(both.front().is_cpu());
 }
 
-TEST(device_test, cuda_filters_match_only_cuda_devices) {
+NDL_TEST(device_test, cuda_filters_match_only_cuda_devices) {
   for (const auto& d : ndl::device::all("cuda"))
     EXPECT_EQ(d.backend(), ndl::backend_kind::cuda);
   for (const auto& d : ndl::device::all("gpu"))
@@ -123,7 +123,7 @@ TEST(device_test, cuda_filters_match_only_cuda_devices) {
   EXPECT_EQ(ndl::device::all("cuda").size(), ndl::device::all("cuda:gpu").size());
 }
 
-TEST(device_test, every_device_round_trips_through_its_filter_string) {
+NDL_TEST(device_test, every_device_round_trips_through_its_filter_string) {
   for (const auto& d : ndl::device::all()) {
     EXPECT_TRUE(ndl::device{d.filter_string()} == d) << d.filter_string();
     const auto matches = ndl::device::all(d.filter_string());
@@ -132,7 +132,7 @@ TEST(device_test, every_device_round_trips_through_its_filter_string) {
   }
 }
 
-TEST(device_test, malformed_filters_are_invalid_arguments) {
+NDL_TEST(device_test, malformed_filters_are_invalid_arguments) {
   NDL_EXPECT_ERROR(ndl::device{"xyz:1"}, ndl::errc::invalid_argument, "xyz");
   NDL_EXPECT_ERROR(ndl::device::all("xyz"), ndl::errc::invalid_argument, "xyz");
   NDL_EXPECT_ERROR(ndl::device{""}, ndl::errc::invalid_argument);
@@ -146,7 +146,7 @@ TEST(device_test, malformed_filters_are_invalid_arguments) {
 
 // A well-formed filter that matches nothing: the constructor names the filter and lists the
 // devices there are.
-TEST(device_test, filter_matching_nothing_lists_the_available_devices) {
+NDL_TEST(device_test, filter_matching_nothing_lists_the_available_devices) {
   const ndl::device cpu = ndl::device::all().front();
   NDL_EXPECT_ERROR(ndl::device{"cuda:7"}, ndl::errc::invalid_argument, "cuda:7", "available",
                    cpu.filter_string(), cpu.name());
@@ -157,7 +157,7 @@ TEST(device_test, filter_matching_nothing_lists_the_available_devices) {
 // --- the default device ----------------------------------------------------------------------
 
 // Without NDL_DEVICE the default is the first GPU, else the CPU; with it, its first match.
-TEST(device_test, default_device_follows_the_documented_rule) {
+NDL_TEST(device_test, default_device_follows_the_documented_rule) {
   const char* env = std::getenv("NDL_DEVICE");
   const ndl::device d = ndl::device::default_device();
   if (env && *env) {
@@ -170,7 +170,7 @@ TEST(device_test, default_device_follows_the_documented_rule) {
   EXPECT_TRUE(ndl::queue{}.get_device() == d);
 }
 
-TEST(device_test, ndl_device_selects_the_default_device) {
+NDL_TEST(device_test, ndl_device_selects_the_default_device) {
   const auto r = ndl_test::run_probe("default_device", {{"NDL_DEVICE", "cpu"}});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("default cpu:0 same 1"), std::string::npos) << r.output;
@@ -180,7 +180,7 @@ TEST(device_test, ndl_device_selects_the_default_device) {
   EXPECT_NE(alt.output.find("default cpu:0 same 1"), std::string::npos) << alt.output;
 }
 
-TEST(device_test, ndl_device_matching_nothing_makes_the_default_device_an_error) {
+NDL_TEST(device_test, ndl_device_matching_nothing_makes_the_default_device_an_error) {
   const auto r = ndl_test::run_probe("default_device", {{"NDL_DEVICE", "cuda:7"}});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("error invalid_argument: "), std::string::npos) << r.output;
@@ -191,7 +191,7 @@ TEST(device_test, ndl_device_matching_nothing_makes_the_default_device_an_error)
   EXPECT_NE(r.output.find("again invalid_argument"), std::string::npos) << r.output;
 }
 
-TEST(device_test, malformed_ndl_device_makes_the_default_device_an_error) {
+NDL_TEST(device_test, malformed_ndl_device_makes_the_default_device_an_error) {
   const auto r = ndl_test::run_probe("default_device", {{"NDL_DEVICE", "bogus"}});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("error invalid_argument: "), std::string::npos) << r.output;
@@ -199,7 +199,7 @@ TEST(device_test, malformed_ndl_device_makes_the_default_device_an_error) {
   EXPECT_NE(r.output.find("again invalid_argument"), std::string::npos) << r.output;
 }
 
-TEST(device_test, ndl_cpu_threads_sets_the_cpu_compute_units) {
+NDL_TEST(device_test, ndl_cpu_threads_sets_the_cpu_compute_units) {
   for (const char* n : {"1", "3"}) {
     const auto r = ndl_test::run_probe("cpu_threads", {{"NDL_CPU_THREADS", n}});
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -209,7 +209,7 @@ TEST(device_test, ndl_cpu_threads_sets_the_cpu_compute_units) {
   }
 }
 
-TEST(device_test, invalid_ndl_cpu_threads_is_an_error) {
+NDL_TEST(device_test, invalid_ndl_cpu_threads_is_an_error) {
   for (const char* n : {"0", "-2", "many", "5000"}) {
     const auto r = ndl_test::run_probe("cpu_threads", {{"NDL_CPU_THREADS", n}});
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -222,7 +222,7 @@ TEST(device_test, invalid_ndl_cpu_threads_is_an_error) {
 
 class device_info_test : public ndl_test::device_test {};
 
-TEST_P(device_info_test, information_is_plausible) {
+NDL_TEST_P(device_info_test, information_is_plausible) {
   EXPECT_FALSE(dev().name().empty());
   EXPECT_GE(dev().compute_units(), 1u);
   // Both backends declare 1024-work-item groups (CUDA's block limit).
@@ -239,13 +239,11 @@ TEST_P(device_info_test, information_is_plausible) {
   }
 }
 
-TEST_P(device_info_test, copies_are_the_same_device) {
+NDL_TEST_P(device_info_test, copies_are_the_same_device) {
   const ndl::device copy = dev();
   EXPECT_TRUE(copy == dev());
   EXPECT_EQ(copy.impl(), dev().impl());
   EXPECT_EQ(&copy.name(), &dev().name()) << "a device is a handle into one registry entry";
 }
-
-NDL_INSTANTIATE_DEVICE_SUITE(device_info_test);
 
 }  // namespace

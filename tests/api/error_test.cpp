@@ -1,6 +1,8 @@
 // ndl::error and ndl::errc (include/ndl/error.hpp).
 #include <gtest/gtest.h>
 
+#include "support/devices.hpp"
+
 #include <ndl/error.hpp>
 #include <set>
 #include <stdexcept>
@@ -8,7 +10,7 @@
 
 namespace {
 
-TEST(error_test, every_code_has_its_own_name) {
+NDL_TEST(error_test, every_code_has_its_own_name) {
   const ndl::errc codes[] = {
       ndl::errc::invalid_range, ndl::errc::queue_inference, ndl::errc::invalid_argument,
       ndl::errc::unsupported,   ndl::errc::out_of_memory,   ndl::errc::kernel_failure,
@@ -25,14 +27,14 @@ TEST(error_test, every_code_has_its_own_name) {
   EXPECT_EQ(seen.size(), std::size(codes));
 }
 
-TEST(error_test, what_reads_code_then_message) {
+NDL_TEST(error_test, what_reads_code_then_message) {
   const ndl::error e(ndl::errc::invalid_range, "local range {30} does not divide {100}");
   EXPECT_EQ(e.code(), ndl::errc::invalid_range);
   EXPECT_EQ(e.message(), "local range {30} does not divide {100}");
   EXPECT_STREQ(e.what(), "ndl::error [invalid_range]: local range {30} does not divide {100}");
 }
 
-TEST(error_test, is_a_runtime_error) {
+NDL_TEST(error_test, is_a_runtime_error) {
   try {
     ndl::detail::throw_error(ndl::errc::unsupported, "no CUDA entry point");
     FAIL() << "throw_error returned";

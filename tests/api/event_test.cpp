@@ -17,7 +17,7 @@
 
 namespace {
 
-TEST(event_basics_test, default_event_is_complete) {
+NDL_TEST(event_basics_test, default_event_is_complete) {
   const ndl::event e;
   EXPECT_EQ(e.status(), ndl::event_status::complete);
   EXPECT_TRUE(e.is_complete());
@@ -31,7 +31,7 @@ TEST(event_basics_test, default_event_is_complete) {
 
 class event_test : public ndl_test::device_test {};
 
-TEST_P(event_test, events_are_shared_handles) {
+NDL_TEST_P(event_test, events_are_shared_handles) {
   auto q = make_queue();
   auto a = ndl::array<int>::zeros({8}, q);
   auto [host, devev] = ndl::call_kernel_async(
@@ -47,13 +47,15 @@ TEST_P(event_test, events_are_shared_handles) {
 }
 
 // submitted (waiting behind another command) -> running -> complete.
-TEST_P(event_test, status_goes_from_submitted_to_running_to_complete) {
+NDL_TEST_P(event_test, status_goes_from_submitted_to_running_to_complete) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue(/*in_order=*/true);
   auto g = std::make_shared<ndl_test::gate>();
   ndl_test::open_on_exit guard(g);
-  auto first = ndl::call_kernel_async(q, [g](ndl::item<1>) { g->pass(); }, ndl::range{1}, {});
-  auto second = ndl::call_kernel_async(q, [g](ndl::item<1>) { g->pass(); }, ndl::range{1}, {});
+  auto first =
+      ndl::call_kernel_async(q, ndl::cpu_only([g](ndl::item<1>) { g->pass(); }), ndl::range{1}, {});
+  auto second =
+      ndl::call_kernel_async(q, ndl::cpu_only([g](ndl::item<1>) { g->pass(); }), ndl::range{1}, {});
   ASSERT_TRUE(g->wait_arrived(1));
   EXPECT_EQ(first.device_event.status(), ndl::event_status::running);
   EXPECT_EQ(second.device_event.status(), ndl::event_status::submitted);
@@ -70,7 +72,7 @@ TEST_P(event_test, status_goes_from_submitted_to_running_to_complete) {
 
 // --- profiling -------------------------------------------------------------------------------
 
-TEST_P(event_test, profiling_timestamps_are_ordered) {
+NDL_TEST_P(event_test, profiling_timestamps_are_ordered) {
   auto q = make_queue(/*in_order=*/true, /*profiling=*/true);
   auto a = ndl::array<float>::zeros({4096}, q);
   auto [host, devev] = ndl::call_kernel_async(
@@ -97,14 +99,14 @@ TEST_P(event_test, profiling_timestamps_are_ordered) {
   ndl::free(p, q);
 }
 
-TEST_P(event_test, profiling_measures_the_kernel) {
+NDL_TEST_P(event_test, profiling_measures_the_kernel) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue(/*in_order=*/true, /*profiling=*/true);
-  const auto busy = [](ndl::item<1>) {
+  const auto busy = ndl::cpu_only([](ndl::item<1>) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(5);
     while (std::chrono::steady_clock::now() < until) {
     }
-  };
+  });
   const auto before = std::chrono::steady_clock::now();
   auto [host, devev] = ndl::call_kernel_async(q, busy, ndl::range{1}, {});
   devev.wait();
@@ -115,7 +117,7 @@ TEST_P(event_test, profiling_measures_the_kernel) {
   EXPECT_GE(devev.profiling_submit(), before_ns);
 }
 
-TEST_P(event_test, profiling_needs_a_profiling_queue) {
+NDL_TEST_P(event_test, profiling_needs_a_profiling_queue) {
   auto q = make_queue(/*in_order=*/true, /*profiling=*/false);
   int* p = ndl::malloc_device<int>(4, q);
   const ndl::event e = q.fill_async(p, 1, 4);
@@ -128,11 +130,11 @@ TEST_P(event_test, profiling_needs_a_profiling_queue) {
 
 // --- errors ----------------------------------------------------------------------------------
 
-TEST_P(event_test, every_wait_rethrows_the_error) {
+NDL_TEST_P(event_test, every_wait_rethrows_the_error) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue();
   auto [host, devev] = ndl::call_kernel_async(
-      q, [](ndl::item<1>) { throw std::runtime_error("kaput"); }, ndl::range{1}, {});
+      q, ndl::cpu_only([](ndl::item<1>) { throw std::runtime_error("kaput"); }), ndl::range{1}, {});
   NDL_EXPECT_ERROR(devev.wait(), ndl::errc::kernel_failure, "kaput");
   NDL_EXPECT_ERROR(devev.wait(), ndl::errc::kernel_failure, "kaput");
   NDL_EXPECT_ERROR(host.wait(), ndl::errc::kernel_failure, "kaput");
@@ -155,19 +157,20 @@ TEST_P(event_test, every_wait_rethrows_the_error) {
   EXPECT_EQ(caught.load(), 4);
 }
 
-TEST_P(event_test, wait_for_a_list_waits_for_all_then_throws_the_first_error) {
+NDL_TEST_P(event_test, wait_for_a_list_waits_for_all_then_throws_the_first_error) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue(/*in_order=*/false);
   auto slow_done = std::make_shared<std::atomic<bool>>(false);
   auto fails = ndl::call_kernel_async(
-      q, [](ndl::item<1>) { throw std::runtime_error("first failure"); }, ndl::range{1}, {});
+      q, ndl::cpu_only([](ndl::item<1>) { throw std::runtime_error("first failure"); }),
+      ndl::range{1}, {});
   auto fails_too = ndl::call_kernel_async(
-      q, [](ndl::item<1>) { throw std::runtime_error("second failure"); }, ndl::range{1}, {});
-  auto slow = ndl::call_kernel_async(q,
-                                     [slow_done](ndl::item<1>) {
+      q, ndl::cpu_only([](ndl::item<1>) { throw std::runtime_error("second failure"); }),
+      ndl::range{1}, {});
+  auto slow = ndl::call_kernel_async(q, ndl::cpu_only([slow_done](ndl::item<1>) {
                                        std::this_thread::sleep_for(std::chrono::milliseconds(30));
                                        slow_done->store(true);
-                                     },
+                                     }),
                                      ndl::range{1}, {});
   NDL_EXPECT_ERROR(ndl::wait({slow.device_event, fails.device_event, fails_too.device_event}),
                    ndl::errc::kernel_failure, "first failure");
@@ -182,14 +185,15 @@ TEST_P(event_test, wait_for_a_list_waits_for_all_then_throws_the_first_error) {
 
 // A command depending on a failed one does not run; it fails with dependency_failed and the
 // original message.
-TEST_P(event_test, dependents_of_a_failed_command_fail_without_running) {
+NDL_TEST_P(event_test, dependents_of_a_failed_command_fail_without_running) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue(/*in_order=*/false);
   auto out = ndl::array<int>::zeros({4}, q);
   int* p = ndl::malloc_device<int>(4, q);
   q.fill(p, 5, 4);
   auto bad = ndl::call_kernel_async(
-      q, [](ndl::item<1>) { throw std::runtime_error("root cause 17"); }, ndl::range{1}, {});
+      q, ndl::cpu_only([](ndl::item<1>) { throw std::runtime_error("root cause 17"); }),
+      ndl::range{1}, {});
   auto dependent = ndl::call_kernel_async(
       [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<int, 1> o) { o[it.get_id(0)] = 99; },
       ndl::range{4}, {bad.device_event}, out);
@@ -210,12 +214,13 @@ TEST_P(event_test, dependents_of_a_failed_command_fail_without_running) {
 }
 
 // An in-order queue orders commands but does not fail them for an earlier failure.
-TEST_P(event_test, in_order_queue_keeps_working_after_a_failed_command) {
+NDL_TEST_P(event_test, in_order_queue_keeps_working_after_a_failed_command) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue(/*in_order=*/true);
   auto out = ndl::array<int>::zeros({16}, q);
-  auto bad = ndl::call_kernel_async(q, [](ndl::item<1>) { throw std::runtime_error("only me"); },
-                                    ndl::range{1}, {});
+  auto bad = ndl::call_kernel_async(
+      q, ndl::cpu_only([](ndl::item<1>) { throw std::runtime_error("only me"); }), ndl::range{1},
+      {});
   auto good = ndl::call_kernel_async(
       [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<int, 1> o) { o[it.get_id(0)] = 3; },
       ndl::range{16}, {}, out);
@@ -229,19 +234,18 @@ TEST_P(event_test, in_order_queue_keeps_working_after_a_failed_command) {
 }
 
 // A dependency that had already failed when the command was submitted fails it too.
-TEST_P(event_test, dependency_that_already_failed_fails_the_command) {
+NDL_TEST_P(event_test, dependency_that_already_failed_fails_the_command) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue(/*in_order=*/false);
-  auto bad = ndl::call_kernel_async(q, [](ndl::item<1>) { throw std::runtime_error("long ago"); },
-                                    ndl::range{1}, {});
+  auto bad = ndl::call_kernel_async(
+      q, ndl::cpu_only([](ndl::item<1>) { throw std::runtime_error("long ago"); }), ndl::range{1},
+      {});
   EXPECT_THROW(bad.device_event.wait(), ndl::error);
   auto ran = std::make_shared<std::atomic<bool>>(false);
-  auto later = ndl::call_kernel_async(q, [ran](ndl::item<1>) { ran->store(true); }, ndl::range{1},
-                                      {bad.device_event});
+  auto later = ndl::call_kernel_async(q, ndl::cpu_only([ran](ndl::item<1>) { ran->store(true); }),
+                                      ndl::range{1}, {bad.device_event});
   NDL_EXPECT_ERROR(later.device_event.wait(), ndl::errc::dependency_failed, "long ago");
   EXPECT_FALSE(ran->load());
 }
-
-NDL_INSTANTIATE_DEVICE_SUITE(event_test);
 
 }  // namespace

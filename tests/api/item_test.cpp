@@ -39,7 +39,7 @@ class item_test : public ndl_test::device_test {
 
 // --- item -----------------------------------------------------------------------------------
 
-TEST_P(item_test, get_id_covers_the_range) {
+NDL_TEST_P(item_test, get_id_covers_the_range) {
   auto a = zeros();
   ndl::call_kernel(
       [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<float, 1> o) { o[it.get_id(0)] = 1.0f; },
@@ -47,7 +47,7 @@ TEST_P(item_test, get_id_covers_the_range) {
   EXPECT_EQ(a.to_host(), std::vector<float>(size, 1.0f));
 }
 
-TEST_P(item_test, get_range) {
+NDL_TEST_P(item_test, get_range) {
   auto a = zeros();
   ndl::call_kernel(
       [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<float, 1> o) { o[it.get_range(0) - 1] = 1.0f; },
@@ -55,7 +55,7 @@ TEST_P(item_test, get_range) {
   EXPECT_EQ(a.to_host(), expected({{99, 1.0f}}));
 }
 
-TEST_P(item_test, get_range_as_a_range) {
+NDL_TEST_P(item_test, get_range_as_a_range) {
   auto out = ndl::array<ndl::size_t>::zeros({3}, default_queue());
   ndl::call_kernel(
       [] NDL_KERNEL_FN(ndl::item<3> it, ndl::view<ndl::size_t, 1> o) {
@@ -68,7 +68,7 @@ TEST_P(item_test, get_range_as_a_range) {
   EXPECT_EQ(out.to_host(), (std::vector<ndl::size_t>{2, 3, 4}));
 }
 
-TEST_P(item_test, get_linear_range) {
+NDL_TEST_P(item_test, get_linear_range) {
   auto a = zeros();
   auto k1 = [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<float, 1> o) {
     o[it.get_linear_range() - 1] = 1.0f;
@@ -84,7 +84,7 @@ TEST_P(item_test, get_linear_range) {
   EXPECT_EQ(b.to_host(), expected({{99, 1.0f}}));
 }
 
-TEST_P(item_test, dimensions) {
+NDL_TEST_P(item_test, dimensions) {
   auto a = zeros();
   ndl::call_kernel(
       [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<float, 1> o) {
@@ -108,7 +108,7 @@ TEST_P(item_test, dimensions) {
 
 // Range(2, 3, 4): every work-item has a distinct row-major linear id, and get_linear_id()
 // agrees with the explicit formula.
-TEST_P(item_test, index_order_is_row_major) {
+NDL_TEST_P(item_test, index_order_is_row_major) {
   auto count = ndl::array<int>::zeros({24}, default_queue());
   auto linear = ndl::array<ndl::size_t>::zeros({24}, default_queue());
   ndl::call_kernel(
@@ -126,7 +126,7 @@ TEST_P(item_test, index_order_is_row_major) {
 }
 
 // The same contract through a 3-D array: a(i, j, k) = linear id reads back as 0, 1, 2, ...
-TEST_P(item_test, row_major_ids_match_row_major_arrays) {
+NDL_TEST_P(item_test, row_major_ids_match_row_major_arrays) {
   auto a = ndl::array<int, 3>::zeros({2, 3, 4}, default_queue());
   ndl::call_kernel(
       [] NDL_KERNEL_FN(ndl::item<3> it, ndl::view<int, 3> o) {
@@ -139,7 +139,7 @@ TEST_P(item_test, row_major_ids_match_row_major_arrays) {
 }
 
 // Every id and range of a 3-D item, checked on the host for every work-item.
-TEST_P(item_test, all_queries_of_a_3d_item) {
+NDL_TEST_P(item_test, all_queries_of_a_3d_item) {
   struct rec {
     ndl::size_t id[3], range[3], linear_id, linear_range;
   };
@@ -174,7 +174,7 @@ TEST_P(item_test, all_queries_of_a_3d_item) {
 
 // --- nd_item --------------------------------------------------------------------------------
 
-TEST_P(item_test, nd_item_get_global_id) {
+NDL_TEST_P(item_test, nd_item_get_global_id) {
   auto a = zeros();
   ndl::call_kernel([] NDL_KERNEL_FN(ndl::nd_item<1> it,
                                     ndl::view<float, 1> o) { o[it.get_global_id(0)] = 1.0f; },
@@ -182,7 +182,7 @@ TEST_P(item_test, nd_item_get_global_id) {
   EXPECT_EQ(a.to_host(), std::vector<float>(size, 1.0f));
 }
 
-TEST_P(item_test, nd_item_get_local_id) {
+NDL_TEST_P(item_test, nd_item_get_local_id) {
   auto a = zeros();
   ndl::call_kernel(
       [] NDL_KERNEL_FN(ndl::nd_item<1> it, ndl::view<float, 1> o) { o[it.get_local_id(0)] = 1.0f; },
@@ -194,7 +194,7 @@ TEST_P(item_test, nd_item_get_local_id) {
 }
 
 // a[0] = global range - 1 (written by work-item 0) and a[global range - 1] = 1.
-TEST_P(item_test, nd_item_get_global_range) {
+NDL_TEST_P(item_test, nd_item_get_global_range) {
   const auto want = expected({{0, 99.0f}, {99, 1.0f}});
   auto a = zeros();
   ndl::call_kernel(
@@ -238,7 +238,7 @@ TEST_P(item_test, nd_item_get_global_range) {
 }
 
 // a[0] = local range - 1 and a[local range - 1] = 1, five ways.
-TEST_P(item_test, nd_item_get_local_range) {
+NDL_TEST_P(item_test, nd_item_get_local_range) {
   const auto want = expected({{0, 19.0f}, {19, 1.0f}});
   auto a = zeros();
   ndl::call_kernel(
@@ -291,7 +291,7 @@ TEST_P(item_test, nd_item_get_local_range) {
   EXPECT_EQ(e.to_host(), want);
 }
 
-TEST_P(item_test, nd_item_and_group_dimensions) {
+NDL_TEST_P(item_test, nd_item_and_group_dimensions) {
   auto a = zeros();
   auto b = zeros();
   ndl::call_kernel(
@@ -321,7 +321,7 @@ TEST_P(item_test, nd_item_and_group_dimensions) {
 }
 
 // NdRange((2, 3, 4), (1, 1, 4)): global linear ids cover 0..23 exactly once.
-TEST_P(item_test, nd_item_index_order_is_row_major) {
+NDL_TEST_P(item_test, nd_item_index_order_is_row_major) {
   auto count = ndl::array<int>::zeros({24}, default_queue());
   ndl::call_kernel(
       [] NDL_KERNEL_FN(ndl::nd_item<3> it, ndl::view<int, 1> c) {
@@ -332,7 +332,7 @@ TEST_P(item_test, nd_item_index_order_is_row_major) {
   EXPECT_EQ(count.to_host(), std::vector<int>(24, 1));
 }
 
-TEST_P(item_test, nd_item_local_linear_id) {
+NDL_TEST_P(item_test, nd_item_local_linear_id) {
   auto a = ndl::array<int>::zeros({24}, default_queue());
   ndl::call_kernel([] NDL_KERNEL_FN(ndl::nd_item<3> it,
                                     ndl::view<int, 1> o) { o[it.get_local_linear_id()] = 1; },
@@ -345,7 +345,7 @@ TEST_P(item_test, nd_item_local_linear_id) {
 
 // --- group ----------------------------------------------------------------------------------
 
-TEST_P(item_test, group_id_is_global_id_divided_by_group_size) {
+NDL_TEST_P(item_test, group_id_is_global_id_divided_by_group_size) {
   std::vector<int> want(size);
   for (ndl::size_t i = 0; i < size; ++i)
     want[i] = static_cast<int>(i / group);
@@ -383,7 +383,7 @@ TEST_P(item_test, group_id_is_global_id_divided_by_group_size) {
   EXPECT_EQ(d.to_host(), want);
 }
 
-TEST_P(item_test, group_range_and_local_range) {
+NDL_TEST_P(item_test, group_range_and_local_range) {
   auto gr = ndl::array<int>::zeros({size}, default_queue());
   auto glr = ndl::array<int>::zeros({size}, default_queue());
   auto ndgr = ndl::array<int>::zeros({size}, default_queue());
@@ -405,7 +405,7 @@ TEST_P(item_test, group_range_and_local_range) {
   EXPECT_EQ(lr.to_host(), std::vector<int>(size, 20));
 }
 
-TEST_P(item_test, group_leader_is_local_linear_id_zero) {
+NDL_TEST_P(item_test, group_leader_is_local_linear_id_zero) {
   auto a = ndl::array<int, 2>::zeros({8, 12}, default_queue());
   ndl::call_kernel(
       [] NDL_KERNEL_FN(ndl::nd_item<2> it, ndl::view<int, 2> o) {
@@ -425,7 +425,7 @@ TEST_P(item_test, group_leader_is_local_linear_id_zero) {
 
 // Every query of nd_item and group in a 2-D nd-range, checked against the definitions for
 // every work-item: global = group * local + local id, all linear ids row-major.
-TEST_P(item_test, all_queries_of_a_2d_nd_item) {
+NDL_TEST_P(item_test, all_queries_of_a_2d_nd_item) {
   struct rec {
     ndl::size_t global[2], local[2], grp[2], global_range[2], local_range[2], group_range[2];
     ndl::size_t global_linear, local_linear, global_linear_range, local_linear_range;
@@ -500,7 +500,7 @@ TEST_P(item_test, all_queries_of_a_2d_nd_item) {
 
 // 3-D group ids are row-major too: (gi, gj, gk) of group range (2, 3, 2) has linear id
 // (gi * 3 + gj) * 2 + gk.
-TEST_P(item_test, group_linear_id_is_row_major_in_3d) {
+NDL_TEST_P(item_test, group_linear_id_is_row_major_in_3d) {
   auto out = ndl::array<int, 3>::zeros({4, 9, 4}, default_queue());
   ndl::call_kernel(
       [] NDL_KERNEL_FN(ndl::nd_item<3> it, ndl::view<int, 3> o) {
@@ -517,7 +517,7 @@ TEST_P(item_test, group_linear_id_is_row_major_in_3d) {
 
 // --- 64-bit index arithmetic, without launching billions of work-items ---------------------
 
-TEST(item_arithmetic_test, linear_ids_are_64_bit) {
+NDL_TEST(item_arithmetic_test, linear_ids_are_64_bit) {
   const ndl::size_t id[3] = {(ndl::size_t{1} << 33) + 5, 7, 9};
   const ndl::size_t r[3] = {ndl::size_t{1} << 34, 11, 13};
   const ndl::size_t want = ((id[0] * 11) + 7) * 13 + 9;
@@ -530,7 +530,7 @@ TEST(item_arithmetic_test, linear_ids_are_64_bit) {
   EXPECT_EQ(it.get_range(0), r[0]);
 }
 
-TEST(item_arithmetic_test, nd_item_ids_are_64_bit) {
+NDL_TEST(item_arithmetic_test, nd_item_ids_are_64_bit) {
   const ndl::size_t local_id[2] = {3, 1000};
   const ndl::size_t group_id[2] = {ndl::size_t{1} << 31, 2};
   const ndl::size_t local_range[2] = {4, 1024};
@@ -547,7 +547,5 @@ TEST(item_arithmetic_test, nd_item_ids_are_64_bit) {
   EXPECT_EQ(it.get_group().get_group_linear_range(), (ndl::size_t{1} << 32) * 3);
   EXPECT_FALSE(it.get_group().leader());
 }
-
-NDL_INSTANTIATE_DEVICE_SUITE(item_test);
 
 }  // namespace

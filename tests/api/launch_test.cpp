@@ -44,7 +44,7 @@ class launch_test : public ndl_test::device_test {};
 
 // --- synchronous and asynchronous launches ---------------------------------------------------
 
-TEST_P(launch_test, sync_launch_over_ranges_and_nd_ranges) {
+NDL_TEST_P(launch_test, sync_launch_over_ranges_and_nd_ranges) {
   auto q = default_queue();
   constexpr ndl::size_t n = 10000;
   auto a = ndl::array<float>::full({n}, 1.0f, q);
@@ -75,7 +75,7 @@ TEST_P(launch_test, sync_launch_over_ranges_and_nd_ranges) {
 }
 
 // A synchronous launch has finished when it returns; the next one sees its writes.
-TEST_P(launch_test, consecutive_launches_see_each_others_writes) {
+NDL_TEST_P(launch_test, consecutive_launches_see_each_others_writes) {
   auto q = default_queue();
   constexpr ndl::size_t n = 50000;
   auto a = ndl::array<std::int64_t>::zeros({n}, q);
@@ -90,7 +90,7 @@ TEST_P(launch_test, consecutive_launches_see_each_others_writes) {
 }
 
 // test_async_kernel.py::test_async_add
-TEST_P(launch_test, async_add) {
+NDL_TEST_P(launch_test, async_add) {
   for (const ndl::queue& q : {default_queue(), make_queue(/*in_order=*/false)}) {
     auto a = ndl::array<float>::full({10}, 1.0f, q);
     auto b = ndl::array<float>::full({10}, 1.0f, q);
@@ -106,7 +106,7 @@ TEST_P(launch_test, async_add) {
 
 // test_async_kernel.py::test_async_dependent_add, also on an out-of-order queue where only
 // the dependency orders the two launches.
-TEST_P(launch_test, async_dependent_add) {
+NDL_TEST_P(launch_test, async_dependent_add) {
   for (const ndl::queue& q : {default_queue(), make_queue(/*in_order=*/false)}) {
     constexpr ndl::size_t n = 100000;  // several chunks: a missing dependency shows
     auto a = ndl::array<float>::full({n}, 1.0f, q);
@@ -124,7 +124,7 @@ TEST_P(launch_test, async_dependent_add) {
 }
 
 // A chain of launches each depending on the previous one through an event list of two.
-TEST_P(launch_test, dependency_lists) {
+NDL_TEST_P(launch_test, dependency_lists) {
   auto q = make_queue(/*in_order=*/false);
   constexpr ndl::size_t n = 8192;
   auto x = ndl::array<int>::zeros({n}, q);
@@ -146,7 +146,7 @@ TEST_P(launch_test, dependency_lists) {
 }
 
 // Dependencies on events of other queues, on host events, and copies ordered after kernels.
-TEST_P(launch_test, dependencies_across_queues) {
+NDL_TEST_P(launch_test, dependencies_across_queues) {
   auto q1 = make_queue(/*in_order=*/false);
   auto q2 = make_queue(/*in_order=*/false);
   constexpr ndl::size_t n = 200000;
@@ -233,7 +233,7 @@ struct every_scalar_kernel {
   }
 };
 
-TEST_P(launch_test, scalars_of_every_arithmetic_type_and_structs_pass_by_value) {
+NDL_TEST_P(launch_test, scalars_of_every_arithmetic_type_and_structs_pass_by_value) {
   auto q = default_queue();
   const params p{-123456, 2.718281828459045, {'x', 'y', 'z'}, {0.5f, 1.5f, 2.5f, -0.0f}, true};
   const float f = std::numeric_limits<float>::denorm_min();
@@ -308,7 +308,7 @@ TEST_P(launch_test, scalars_of_every_arithmetic_type_and_structs_pass_by_value) 
 }
 
 // Arrays, views, USM pointers and scalars mixed in one launch.
-TEST_P(launch_test, arrays_views_pointers_and_scalars_mix) {
+NDL_TEST_P(launch_test, arrays_views_pointers_and_scalars_mix) {
   auto q = default_queue();
   constexpr ndl::size_t n = 300;
   auto a = ndl::array<double>::from_host(std::vector<double>(n, 1.5), q);
@@ -332,7 +332,7 @@ TEST_P(launch_test, arrays_views_pointers_and_scalars_mix) {
 }
 
 // Arguments are copied when the launch is submitted.
-TEST_P(launch_test, async_arguments_are_captured_at_submission) {
+NDL_TEST_P(launch_test, async_arguments_are_captured_at_submission) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue();
   auto out = ndl::array<int>::zeros({3}, q);
@@ -342,12 +342,12 @@ TEST_P(launch_test, async_arguments_are_captured_at_submission) {
   params p{1, 2.0, {'a', 'b', 'c'}, {}, false};
   auto view = out.get_view();
   auto [host, devev] = ndl::call_kernel_async(
-      [g](ndl::item<1>, ndl::view<int, 1> o, int s, params pp) {
+      ndl::cpu_only([g](ndl::item<1>, ndl::view<int, 1> o, int s, params pp) {
         g->pass();
         o[0] = s;
         o[1] = pp.a;
         o[2] = pp.c[2];
-      },
+      }),
       ndl::range{1}, {}, view, scalar, p);
   ASSERT_TRUE(g->wait_arrived(1));
   scalar = -1;
@@ -361,7 +361,7 @@ TEST_P(launch_test, async_arguments_are_captured_at_submission) {
 
 // --- queues: explicit, inferred, default ------------------------------------------------------
 
-TEST_P(launch_test, explicit_queue_may_use_arrays_of_another_queue_on_the_same_device) {
+NDL_TEST_P(launch_test, explicit_queue_may_use_arrays_of_another_queue_on_the_same_device) {
   auto q1 = make_queue();
   auto q2 = make_queue(/*in_order=*/false);
   auto a = ndl::array<float>::full({64}, 1.0f, q1);
@@ -374,7 +374,7 @@ TEST_P(launch_test, explicit_queue_may_use_arrays_of_another_queue_on_the_same_d
   EXPECT_EQ(a.to_host(), std::vector<float>(64, 5.0f));
 }
 
-TEST_P(launch_test, arrays_on_different_queues_cannot_infer_a_queue) {
+NDL_TEST_P(launch_test, arrays_on_different_queues_cannot_infer_a_queue) {
   auto q1 = make_queue();
   auto q2 = make_queue();
   auto a = ndl::array<float>::full({8}, 1.0f, q1);
@@ -408,7 +408,7 @@ TEST_P(launch_test, arrays_on_different_queues_cannot_infer_a_queue) {
 }
 
 // Arrays that share a queue but were made through different handles infer that queue.
-TEST_P(launch_test, arrays_on_copies_of_one_queue_infer_it) {
+NDL_TEST_P(launch_test, arrays_on_copies_of_one_queue_infer_it) {
   auto q = make_queue(/*in_order=*/false);
   const ndl::queue copy = q;
   auto a = ndl::array<float>::full({8}, 1.0f, q);
@@ -418,7 +418,7 @@ TEST_P(launch_test, arrays_on_copies_of_one_queue_infer_it) {
   EXPECT_EQ(c.to_host(), std::vector<float>(8, 3.0f));
 }
 
-TEST_P(launch_test, explicit_queue_on_another_device_than_an_array_is_refused) {
+NDL_TEST_P(launch_test, explicit_queue_on_another_device_than_an_array_is_refused) {
   ndl::device other = dev();
   for (const auto& d : ndl::device::all())
     if (!(d == dev())) other = d;
@@ -433,16 +433,17 @@ TEST_P(launch_test, explicit_queue_on_another_device_than_an_array_is_refused) {
 
 // A launch without array arguments runs on the default queue: it queues behind a kernel
 // blocked on the default queue, even while another thread is helping to run work.
-TEST(launch_default_queue_test, launch_without_arrays_uses_the_default_queue) {
+NDL_TEST(launch_default_queue_test, launch_without_arrays_uses_the_default_queue) {
   const ndl::queue q = ndl::queue::default_queue();
   if (!q.get_device().is_cpu()) GTEST_SKIP() << "needs host kernels on the default device";
   auto g = std::make_shared<ndl_test::gate>();
   ndl_test::open_on_exit guard(g);
   auto ran = std::make_shared<std::atomic<int>>(0);
-  auto blocker = ndl::call_kernel_async(q, [g](ndl::item<1>) { g->pass(); }, ndl::range{1}, {});
+  auto blocker =
+      ndl::call_kernel_async(q, ndl::cpu_only([g](ndl::item<1>) { g->pass(); }), ndl::range{1}, {});
   ASSERT_TRUE(g->wait_arrived(1));
-  auto [host, devev] =
-      ndl::call_kernel_async([ran](ndl::item<1>, int v) { ran->store(v); }, ndl::range{1}, {}, 5);
+  auto [host, devev] = ndl::call_kernel_async(
+      ndl::cpu_only([ran](ndl::item<1>, int v) { ran->store(v); }), ndl::range{1}, {}, 5);
   std::thread helper([e = devev] { e.wait(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   EXPECT_EQ(ran->load(), 0) << "the launch did not queue behind the default queue's kernel";
@@ -453,7 +454,7 @@ TEST(launch_default_queue_test, launch_without_arrays_uses_the_default_queue) {
   EXPECT_EQ(g->timeouts.load(), 0);
 }
 
-TEST_P(launch_test, launch_without_arrays_runs_with_pointers) {
+NDL_TEST_P(launch_test, launch_without_arrays_runs_with_pointers) {
   const ndl::queue q = ndl::queue::default_queue();
   constexpr ndl::size_t n = 100;
   int* p = ndl::malloc_device<int>(n, q);
@@ -490,7 +491,7 @@ struct failing_3d_kernel {
   }
 };
 
-TEST_P(launch_test, kernel_exceptions_name_the_kernel_and_the_work_item) {
+NDL_TEST_P(launch_test, kernel_exceptions_name_the_kernel_and_the_work_item) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = default_queue();
   auto a = ndl::array<int, 2>::zeros({5, 6}, q);
@@ -514,19 +515,17 @@ TEST_P(launch_test, kernel_exceptions_name_the_kernel_and_the_work_item) {
 }
 
 // Only the first failure is reported when many work-items throw, and the launch stops.
-TEST_P(launch_test, many_failing_work_items_report_one_error) {
+NDL_TEST_P(launch_test, many_failing_work_items_report_one_error) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue();
   auto count = std::make_shared<std::atomic<long>>(0);
   constexpr ndl::size_t n = 1 << 22;
   const std::string msg = ndl_test::error_message([&] {
-    ndl::call_kernel(
-        q,
-        [count](ndl::item<1>) {
-          count->fetch_add(1, std::memory_order_relaxed);
-          throw std::runtime_error("every one");
-        },
-        ndl::range{n});
+    ndl::call_kernel(q, ndl::cpu_only([count](ndl::item<1>) {
+                       count->fetch_add(1, std::memory_order_relaxed);
+                       throw std::runtime_error("every one");
+                     }),
+                     ndl::range{n});
   });
   EXPECT_NE(msg.find("every one"), std::string::npos);
   // Each chunk stops at its first failing work-item.
@@ -535,7 +534,7 @@ TEST_P(launch_test, many_failing_work_items_report_one_error) {
 }
 
 // ndl::named gives a kernel the name error messages use.
-TEST_P(launch_test, named_kernels) {
+NDL_TEST_P(launch_test, named_kernels) {
   auto q = default_queue();
   auto a = ndl::array<int>::zeros({16}, q);
   ndl::call_kernel(
@@ -560,11 +559,11 @@ TEST_P(launch_test, named_kernels) {
       ndl::errc::queue_inference, {"kernel 'two_queues'"}));
 }
 
-TEST_P(launch_test, named_kernel_failures_use_the_name) {
+NDL_TEST_P(launch_test, named_kernel_failures_use_the_name) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
-  const auto failing = ndl::named("explodes_at_three", [](ndl::item<1> it) {
-    if (it.get_id(0) == 3) throw std::runtime_error("kaboom");
-  });
+  const auto failing = ndl::named("explodes_at_three", ndl::cpu_only([](ndl::item<1> it) {
+                                    if (it.get_id(0) == 3) throw std::runtime_error("kaboom");
+                                  }));
   NDL_EXPECT_ERROR(ndl::call_kernel(default_queue(), failing, ndl::range{8}),
                    ndl::errc::kernel_failure, "kernel 'explodes_at_three'", "(3)", "kaboom");
   auto [host, devev] = ndl::call_kernel_async(default_queue(), failing, ndl::range{8}, {});
@@ -580,7 +579,7 @@ TEST_P(launch_test, named_kernel_failures_use_the_name) {
 
 // The caller drops every array, the kernel object and both events while the kernel is still
 // blocked: nothing may be freed before the kernel is done (ASan checks the accesses).
-TEST_P(launch_test, async_launch_keeps_dropped_arguments_alive) {
+NDL_TEST_P(launch_test, async_launch_keeps_dropped_arguments_alive) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue(/*in_order=*/false);  // nothing but the launch orders the release
   constexpr ndl::size_t n = 5000;
@@ -594,13 +593,13 @@ TEST_P(launch_test, async_launch_keeps_dropped_arguments_alive) {
     wa = a.owner();
     wb = b(ndl::slice(1, static_cast<std::ptrdiff_t>(n), 1)).owner();
     const int bias = 5;
-    auto kernel = [g, bias](ndl::item<1> it, ndl::view<const int, 1> in, ndl::view<int, 1> tmp,
-                            int* res) {
-      const ndl::size_t i = it.get_id(0);
-      if (i == 0) g->pass();
-      tmp[i] = in[i] * 2 + bias;
-      res[i] = tmp[i] + 1;
-    };
+    auto kernel = ndl::cpu_only(
+        [g, bias](ndl::item<1> it, ndl::view<const int, 1> in, ndl::view<int, 1> tmp, int* res) {
+          const ndl::size_t i = it.get_id(0);
+          if (i == 0) g->pass();
+          tmp[i] = in[i] * 2 + bias;
+          res[i] = tmp[i] + 1;
+        });
     ndl::call_kernel_async(kernel, ndl::range{n}, {}, a, b, result);
   }  // arrays, kernel object and events are gone
   ASSERT_TRUE(g->wait_arrived(1));
@@ -626,7 +625,7 @@ TEST_P(launch_test, async_launch_keeps_dropped_arguments_alive) {
 
 // The device event completes when the kernel has; the host event after it, once the launch
 // released its arguments.
-TEST_P(launch_test, host_event_completes_after_the_arguments_are_released) {
+NDL_TEST_P(launch_test, host_event_completes_after_the_arguments_are_released) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue(/*in_order=*/false);
   auto g = std::make_shared<ndl_test::gate>();
@@ -636,12 +635,11 @@ TEST_P(launch_test, host_event_completes_after_the_arguments_are_released) {
   {
     auto a = ndl::array<int>::zeros({16}, q);
     weak = a.owner();
-    ev = ndl::call_kernel_async(
-        [g](ndl::item<1> it, ndl::view<int, 1> v) {
-          if (it.get_id(0) == 0) g->pass();
-          v[it.get_id(0)] = 1;
-        },
-        ndl::range{16}, {}, a);
+    ev = ndl::call_kernel_async(ndl::cpu_only([g](ndl::item<1> it, ndl::view<int, 1> v) {
+                                  if (it.get_id(0) == 0) g->pass();
+                                  v[it.get_id(0)] = 1;
+                                }),
+                                ndl::range{16}, {}, a);
   }
   ASSERT_TRUE(g->wait_arrived(1));
   EXPECT_FALSE(ev.device_event.is_complete());
@@ -655,7 +653,7 @@ TEST_P(launch_test, host_event_completes_after_the_arguments_are_released) {
 
 // dpctl#2359: on an in-order queue a launch with no dependencies still waits for the command
 // before it, and keeps its arguments until it has run.
-TEST_P(launch_test, in_order_launch_without_dependencies_keeps_its_arguments) {
+NDL_TEST_P(launch_test, in_order_launch_without_dependencies_keeps_its_arguments) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue(/*in_order=*/true);
   constexpr ndl::size_t n = 64;
@@ -664,7 +662,8 @@ TEST_P(launch_test, in_order_launch_without_dependencies_keeps_its_arguments) {
   int* res = ndl::malloc_device<int>(n, q);
   auto x = ndl::array<int>::from_host(iota(n), q);
   std::weak_ptr<const void> wx = x.owner();
-  auto first = ndl::call_kernel_async(q, [g](ndl::item<1>) { g->pass(); }, ndl::range{1}, {});
+  auto first =
+      ndl::call_kernel_async(q, ndl::cpu_only([g](ndl::item<1>) { g->pass(); }), ndl::range{1}, {});
   ASSERT_TRUE(g->wait_arrived(1));
   auto second = ndl::call_kernel_async(
       [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<const int, 1> in, int* out) {
@@ -690,7 +689,7 @@ TEST_P(launch_test, in_order_launch_without_dependencies_keeps_its_arguments) {
 
 // Four threads submit 200 launches each to one in-order queue: the launches run one at a
 // time (no race on the counter) and each thread's launches in its submission order.
-TEST_P(launch_test, threads_sharing_an_in_order_queue_keep_their_order) {
+NDL_TEST_P(launch_test, threads_sharing_an_in_order_queue_keep_their_order) {
   auto q = make_queue(/*in_order=*/true);
   constexpr int threads = 4, per_thread = 200, total = threads * per_thread;
   int* counter = ndl::malloc_device<int>(1, q);
@@ -732,7 +731,7 @@ TEST_P(launch_test, threads_sharing_an_in_order_queue_keep_their_order) {
 }
 
 // Four threads, each with its own in-order queue and arrays, 200 dependent launches each.
-TEST_P(launch_test, threads_with_private_queues) {
+NDL_TEST_P(launch_test, threads_with_private_queues) {
   constexpr int threads = 4, per_thread = 200;
   std::vector<std::vector<int>> results(threads);
   std::vector<std::thread> pool;
@@ -758,7 +757,7 @@ TEST_P(launch_test, threads_with_private_queues) {
 }
 
 // Four threads submitting to one out-of-order queue, and synchronous launches from all.
-TEST_P(launch_test, threads_sharing_an_out_of_order_queue) {
+NDL_TEST_P(launch_test, threads_sharing_an_out_of_order_queue) {
   auto q = make_queue(/*in_order=*/false);
   constexpr int threads = 4, per_thread = 100;
   auto out = ndl::array<int, 2>::zeros({threads, per_thread}, q);
@@ -790,7 +789,7 @@ TEST_P(launch_test, threads_sharing_an_out_of_order_queue) {
 // Every worker is inside a kernel that waits for a launch submitted later: the waits must
 // run that launch instead of deadlocking the pool. The test thread only polls, so any
 // progress comes from the blocked workers themselves.
-TEST_P(launch_test, kernels_waiting_for_another_launch_do_not_deadlock) {
+NDL_TEST_P(launch_test, kernels_waiting_for_another_launch_do_not_deadlock) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   struct shared_state {
     ndl_test::gate ready;
@@ -807,8 +806,7 @@ TEST_P(launch_test, kernels_waiting_for_another_launch_do_not_deadlock) {
   const int blockers = static_cast<int>(dev().compute_units()) + 1;
   std::vector<ndl::launch_events> waits;
   for (int i = 0; i < blockers; ++i)
-    waits.push_back(ndl::call_kernel_async(qa,
-                                           [st](ndl::item<1>) {
+    waits.push_back(ndl::call_kernel_async(qa, ndl::cpu_only([st](ndl::item<1>) {
                                              if (!st->ready.pass()) return;
                                              try {
                                                st->target.wait();
@@ -816,7 +814,7 @@ TEST_P(launch_test, kernels_waiting_for_another_launch_do_not_deadlock) {
                                                st->errors.fetch_add(1);
                                              }
                                              st->finished.fetch_add(1);
-                                           },
+                                           }),
                                            ndl::range{1}, {}));
   ASSERT_TRUE(st->ready.wait_arrived(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let every worker block
@@ -840,21 +838,19 @@ TEST_P(launch_test, kernels_waiting_for_another_launch_do_not_deadlock) {
 }
 
 // A kernel may launch (and wait for) other kernels on another queue.
-TEST_P(launch_test, kernels_may_launch_kernels) {
+NDL_TEST_P(launch_test, kernels_may_launch_kernels) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto outer_q = make_queue(/*in_order=*/false);
   auto inner_q = make_queue(/*in_order=*/false);
   constexpr ndl::size_t rows = 8, cols = 3000;
   auto m = ndl::array<int, 2>::zeros({rows, cols}, inner_q);
-  ndl::call_kernel(
-      outer_q,
-      [m](ndl::item<1> it) {
-        auto row = m(it.get_id(0), ndl::all);
-        ndl::call_kernel(
-            [] NDL_KERNEL_FN(ndl::item<1> jt, ndl::view<int, 1> r, int v) { r[jt.get_id(0)] = v; },
-            row.shape(), row, static_cast<int>(it.get_id(0)));
-      },
-      ndl::range{rows});
+  ndl::call_kernel(outer_q, ndl::cpu_only([m](ndl::item<1> it) {
+                     auto row = m(it.get_id(0), ndl::all);
+                     ndl::call_kernel([] NDL_KERNEL_FN(ndl::item<1> jt, ndl::view<int, 1> r,
+                                                       int v) { r[jt.get_id(0)] = v; },
+                                      row.shape(), row, static_cast<int>(it.get_id(0)));
+                   }),
+                   ndl::range{rows});
   const auto host = m.to_host();
   for (ndl::size_t i = 0; i < rows; ++i)
     for (ndl::size_t j = 0; j < cols; ++j)
@@ -868,15 +864,14 @@ TEST_P(launch_test, kernels_may_launch_kernels) {
 NDL_TEST_PROBE(exit_with_work_in_flight) {
   {
     auto a = ndl::array<int>::zeros({1000});
-    ndl::call_kernel_async(
-        [](ndl::item<1> it, ndl::view<int, 1> v) {
-          if (it.get_id(0) == 0) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            v[0] = 1;
-            std::printf("kernel done\n");
-          }
-        },
-        ndl::range{1000}, {}, a);
+    ndl::call_kernel_async(ndl::cpu_only([](ndl::item<1> it, ndl::view<int, 1> v) {
+                             if (it.get_id(0) == 0) {
+                               std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                               v[0] = 1;
+                               std::printf("kernel done\n");
+                             }
+                           }),
+                           ndl::range{1000}, {}, a);
   }
   std::printf("main returns\n");
   std::exit(0);
@@ -884,8 +879,9 @@ NDL_TEST_PROBE(exit_with_work_in_flight) {
 
 // The program ends with a failed command nobody waited for: it is reported on stderr.
 NDL_TEST_PROBE(exit_with_unobserved_error) {
-  ndl::call_kernel_async(ndl::queue{},
-                         [](ndl::item<1>) { throw std::runtime_error("unobserved at exit"); },
+  ndl::call_kernel_async(ndl::queue{}, ndl::cpu_only([](ndl::item<1>) {
+                           throw std::runtime_error("unobserved at exit");
+                         }),
                          ndl::range{1}, {});
   std::exit(0);
 }
@@ -896,10 +892,9 @@ NDL_TEST_PROBE(single_thread_nested_wait) {
   auto target = std::make_shared<ndl::event>();
   auto qa = ndl::queue(ndl::device{"cpu"}, {.in_order = false});
   auto qb = ndl::queue(ndl::device{"cpu"}, {.in_order = false});
-  auto outer = ndl::call_kernel_async(qa,
-                                      [st, target](ndl::item<1>) {
+  auto outer = ndl::call_kernel_async(qa, ndl::cpu_only([st, target](ndl::item<1>) {
                                         if (st->pass()) target->wait();
-                                      },
+                                      }),
                                       ndl::range{1}, {});
   st->wait_arrived(1);
   auto out = ndl::array<int>::zeros({5000}, qb);
@@ -919,7 +914,7 @@ NDL_TEST_PROBE(single_thread_nested_wait) {
   return 0;
 }
 
-TEST(launch_process_test, exit_with_work_in_flight_completes_the_work) {
+NDL_TEST(launch_process_test, exit_with_work_in_flight_completes_the_work) {
   if (!ndl::device{}.is_cpu()) GTEST_SKIP() << "the scenario's kernel is host-only";
   const auto r = ndl_test::run_probe("exit_with_work_in_flight", {});
   EXPECT_FALSE(r.timed_out) << r.output;
@@ -930,7 +925,7 @@ TEST(launch_process_test, exit_with_work_in_flight_completes_the_work) {
   EXPECT_NE(kernel_at, std::string::npos) << "the kernel did not complete\n" << r.output;
 }
 
-TEST(launch_process_test, exit_with_an_unobserved_error_reports_it) {
+NDL_TEST(launch_process_test, exit_with_an_unobserved_error_reports_it) {
   if (!ndl::device{}.is_cpu()) GTEST_SKIP() << "the scenario's kernel is host-only";
   const auto r = ndl_test::run_probe("exit_with_unobserved_error", {});
   EXPECT_FALSE(r.timed_out) << r.output;
@@ -938,14 +933,12 @@ TEST(launch_process_test, exit_with_an_unobserved_error_reports_it) {
   EXPECT_NE(r.output.find("unobserved at exit"), std::string::npos) << r.output;
 }
 
-TEST(launch_process_test, single_cpu_thread_does_not_deadlock_nested_waits) {
+NDL_TEST(launch_process_test, single_cpu_thread_does_not_deadlock_nested_waits) {
   const auto r = ndl_test::run_probe("single_thread_nested_wait", {{"NDL_CPU_THREADS", "1"}});
   EXPECT_FALSE(r.timed_out) << r.output;
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("compute_units 1 completed"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("sum 10000"), std::string::npos) << r.output;
 }
-
-NDL_INSTANTIATE_DEVICE_SUITE(launch_test);
 
 }  // namespace

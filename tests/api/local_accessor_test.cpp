@@ -109,7 +109,7 @@ void expect_4950_i(const ndl::array<T>& a) {
     ASSERT_EQ(host[i], static_cast<T>(4950 * i)) << "a[" << i << "]";
 }
 
-TEST_P(local_accessor_test, numba_dpex_local_accessors_in_one_two_and_three_dimensions) {
+NDL_TEST_P(local_accessor_test, numba_dpex_local_accessors_in_one_two_and_three_dimensions) {
   auto q = default_queue();
   for_each_numba_type([&]<class T>() {
     SCOPED_TRACE(type_name<T>());
@@ -156,7 +156,7 @@ TEST_P(local_accessor_test, numba_dpex_local_accessors_in_one_two_and_three_dime
 
 // Every group fills its local memory with its own id and a per-item value, waits, and checks
 // all of it: groups running at the same time on other threads must not share the memory.
-TEST_P(local_accessor_test, each_group_has_its_own_local_memory) {
+NDL_TEST_P(local_accessor_test, each_group_has_its_own_local_memory) {
   auto q = default_queue();
   constexpr size_t n = 64, groups = 512 / fewer_under_tsan, total = n * groups;
   auto bad = ndl::array<int>::zeros({total}, q);
@@ -190,7 +190,7 @@ TEST_P(local_accessor_test, each_group_has_its_own_local_memory) {
 }
 
 // Without a barrier (plain loop groups) local memory still works, per work-item slots.
-TEST_P(local_accessor_test, barrier_free_kernels_use_local_memory) {
+NDL_TEST_P(local_accessor_test, barrier_free_kernels_use_local_memory) {
   auto q = default_queue();
   constexpr size_t n = 128, groups = 300, total = n * groups;
   auto out = ndl::array<std::int64_t>::zeros({total}, q);
@@ -209,7 +209,7 @@ TEST_P(local_accessor_test, barrier_free_kernels_use_local_memory) {
 }
 
 // Row-major indexing of 2-D and 3-D accessors, and get_range/size/bytes/data in a kernel.
-TEST_P(local_accessor_test, multi_dimensional_indexing_and_queries) {
+NDL_TEST_P(local_accessor_test, multi_dimensional_indexing_and_queries) {
   auto q = default_queue();
   constexpr size_t r0 = 4, r1 = 8;
   auto out = ndl::array<int, 2>::zeros({3 * r0, 2 * r1}, q);
@@ -354,7 +354,7 @@ void check_alignment(const ndl::queue& q, const char* name) {
       << "values did not survive the barrier";
 }
 
-TEST_P(local_accessor_test, elements_of_16_32_and_64_byte_alignment_are_aligned) {
+NDL_TEST_P(local_accessor_test, elements_of_16_32_and_64_byte_alignment_are_aligned) {
   auto q = default_queue();
   check_alignment<double>(q, "double");
   check_alignment<long double>(q, "long double");
@@ -367,7 +367,7 @@ TEST_P(local_accessor_test, elements_of_16_32_and_64_byte_alignment_are_aligned)
 // must be aligned as strictly (or the launch refused), never silently misaligned. Each thread
 // that runs work-groups has its own block, so the launches come from several fresh host
 // threads (which run chunks of their own launches) as well as from this one.
-TEST_P(local_accessor_test, elements_aligned_beyond_a_cache_line_are_aligned) {
+NDL_TEST_P(local_accessor_test, elements_aligned_beyond_a_cache_line_are_aligned) {
   auto q = default_queue();
   check_alignment<padded_counter>(q, "alignas(128) padded_counter");
   check_alignment<page_aligned>(q, "alignas(256) page_aligned");
@@ -383,7 +383,7 @@ TEST_P(local_accessor_test, elements_aligned_beyond_a_cache_line_are_aligned) {
 }
 
 // Several accessors of different types and sizes in one launch: disjoint and each aligned.
-TEST_P(local_accessor_test, several_accessors_are_disjoint) {
+NDL_TEST_P(local_accessor_test, several_accessors_are_disjoint) {
   auto q = default_queue();
   constexpr size_t n = 24, groups = 16, total = n * groups;
   auto bad = ndl::array<int>::full({total}, -1, q);
@@ -434,7 +434,7 @@ TEST_P(local_accessor_test, several_accessors_are_disjoint) {
 
 // One accessor of exactly local_memory_bytes(), written to the last byte by every group
 // (ASan checks the block's bounds), and two halves that add up to the limit.
-TEST_P(local_accessor_test, all_of_the_local_memory) {
+NDL_TEST_P(local_accessor_test, all_of_the_local_memory) {
   auto q = default_queue();
   const size_t bytes = dev().local_memory_bytes();
   ASSERT_GT(bytes, 1024u);
@@ -483,7 +483,7 @@ TEST_P(local_accessor_test, all_of_the_local_memory) {
 
 // --- errors --------------------------------------------------------------------------------------
 
-TEST_P(local_accessor_test, a_range_launch_cannot_take_a_local_accessor) {
+NDL_TEST_P(local_accessor_test, a_range_launch_cannot_take_a_local_accessor) {
   auto q = default_queue();
   auto a = ndl::array<int>::zeros({16}, q);
   const auto kernel = ndl::named(
@@ -506,7 +506,7 @@ TEST_P(local_accessor_test, a_range_launch_cannot_take_a_local_accessor) {
   EXPECT_NO_THROW(q.wait());
 }
 
-TEST_P(local_accessor_test, more_local_memory_than_the_device_has_is_refused) {
+NDL_TEST_P(local_accessor_test, more_local_memory_than_the_device_has_is_refused) {
   auto q = default_queue();
   const size_t bytes = dev().local_memory_bytes();
   auto a = ndl::array<int>::zeros({64}, q);
@@ -540,7 +540,7 @@ TEST_P(local_accessor_test, more_local_memory_than_the_device_has_is_refused) {
   EXPECT_NO_THROW(q.wait());
 }
 
-TEST_P(local_accessor_test, an_empty_local_accessor_is_refused) {
+NDL_TEST_P(local_accessor_test, an_empty_local_accessor_is_refused) {
   auto q = default_queue();
   auto a = ndl::array<int>::zeros({16}, q);
   const auto k1 = [] NDL_KERNEL_FN(ndl::nd_item<1> it, ndl::view<int, 1> v,
@@ -562,7 +562,7 @@ TEST_P(local_accessor_test, an_empty_local_accessor_is_refused) {
 }
 
 // Launches with local memory from two host threads on their own queues at once.
-TEST_P(local_accessor_test, concurrent_launches_from_two_threads) {
+NDL_TEST_P(local_accessor_test, concurrent_launches_from_two_threads) {
   constexpr size_t n = 32, groups = 256 / fewer_under_tsan, total = n * groups;
   int failures[2] = {0, 0};
   std::vector<std::thread> threads;
@@ -593,7 +593,5 @@ TEST_P(local_accessor_test, concurrent_launches_from_two_threads) {
   EXPECT_EQ(failures[0], 0);
   EXPECT_EQ(failures[1], 0);
 }
-
-NDL_INSTANTIATE_DEVICE_SUITE(local_accessor_test);
 
 }  // namespace

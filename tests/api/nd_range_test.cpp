@@ -26,7 +26,7 @@ static_assert(std::is_trivially_copyable_v<ndl::nd_range<3>>);
 
 // --- host-side behaviour --------------------------------------------------------------------
 
-TEST(nd_range_test, accessors) {
+NDL_TEST(nd_range_test, accessors) {
   const ndl::nd_range nd{{100, 12}, {20, 3}};
   EXPECT_TRUE(nd.get_global_range() == (ndl::range{100, 12}));
   EXPECT_TRUE(nd.get_local_range() == (ndl::range{20, 3}));
@@ -36,20 +36,20 @@ TEST(nd_range_test, accessors) {
   EXPECT_EQ(ndl::to_string(nd), "{100, 12} / {20, 3}");
 }
 
-TEST(nd_range_test, range_and_array_forms_agree) {
+NDL_TEST(nd_range_test, range_and_array_forms_agree) {
   const ndl::nd_range a{ndl::range{64, 32, 2}, ndl::range{8, 4, 2}};
   const ndl::nd_range b{{64, 32, 2}, {8, 4, 2}};
   EXPECT_TRUE(a == b);
   EXPECT_TRUE(a.get_group_range() == (ndl::range{8, 8, 1}));
 }
 
-TEST(nd_range_test, zero_global_extent_is_allowed) {
+NDL_TEST(nd_range_test, zero_global_extent_is_allowed) {
   const ndl::nd_range nd{{0, 8}, {4, 8}};
   EXPECT_TRUE(nd.get_global_range().empty());
   EXPECT_EQ(nd.get_group_range()[0], 0u);
 }
 
-TEST(nd_range_test, local_range_must_divide_the_global_range) {
+NDL_TEST(nd_range_test, local_range_must_divide_the_global_range) {
   // The message prints both ranges.
   EXPECT_TRUE(ndl_test::throws_error(
       [] {
@@ -68,7 +68,7 @@ TEST(nd_range_test, local_range_must_divide_the_global_range) {
       ndl::errc::invalid_range, {"{4, 4, 10}", "{2, 2, 4}", "dimension 2"}));
 }
 
-TEST(nd_range_test, local_range_must_not_be_zero) {
+NDL_TEST(nd_range_test, local_range_must_not_be_zero) {
   EXPECT_TRUE(ndl_test::throws_error(
       [] {
         ndl::nd_range nd{{100}, {0}};
@@ -87,7 +87,7 @@ TEST(nd_range_test, local_range_must_not_be_zero) {
       ndl::errc::invalid_range, {"zero"}));
 }
 
-TEST(nd_range_test, negative_extents_are_rejected) {
+NDL_TEST(nd_range_test, negative_extents_are_rejected) {
   EXPECT_TRUE(ndl_test::throws_error(
       [] {
         ndl::nd_range nd{ndl::range{-100}, ndl::range{20}};
@@ -106,7 +106,7 @@ class nd_range_launch_test : public ndl_test::device_test {};
 
 // A work-group larger than the device allows is rejected before anything runs, with both
 // ranges, the limit and the device in the message.
-TEST_P(nd_range_launch_test, work_group_larger_than_the_device_maximum_is_rejected) {
+NDL_TEST_P(nd_range_launch_test, work_group_larger_than_the_device_maximum_is_rejected) {
   const ndl::size_t max = dev().max_work_group_size();
   auto q = default_queue();
   auto ran = ndl::array<int>::zeros({1}, q);
@@ -137,7 +137,7 @@ TEST_P(nd_range_launch_test, work_group_larger_than_the_device_maximum_is_reject
 }
 
 // The largest work-group the device declares is accepted, and every work-item runs.
-TEST_P(nd_range_launch_test, work_group_of_the_device_maximum_runs) {
+NDL_TEST_P(nd_range_launch_test, work_group_of_the_device_maximum_runs) {
   const ndl::size_t max = dev().max_work_group_size();
   auto q = default_queue();
   auto out = ndl::array<int>::zeros({2 * max}, q);
@@ -150,7 +150,5 @@ TEST_P(nd_range_launch_test, work_group_of_the_device_maximum_runs) {
   for (ndl::size_t i = 0; i < 2 * max; ++i)
     ASSERT_EQ(host[i], static_cast<int>(i % max) + 1) << "at " << i;
 }
-
-NDL_INSTANTIATE_DEVICE_SUITE(nd_range_launch_test);
 
 }  // namespace

@@ -79,7 +79,7 @@ struct private_array_in_function_kernel {
   }
 };
 
-TEST_P(private_array_test, numba_dpex_private_arrays_sum_to_285) {
+NDL_TEST_P(private_array_test, numba_dpex_private_arrays_sum_to_285) {
   auto q = default_queue();
   const auto run = [&](auto kernel, const char* what) {
     SCOPED_TRACE(what);
@@ -99,7 +99,7 @@ TEST_P(private_array_test, numba_dpex_private_arrays_sum_to_285) {
 
 // --- indexing and zero_fill ----------------------------------------------------------------------
 
-TEST_P(private_array_test, multi_dimensional_indexing_is_row_major) {
+NDL_TEST_P(private_array_test, multi_dimensional_indexing_is_row_major) {
   auto q = default_queue();
   auto bad = ndl::array<int>::full({64}, -1, q);
   ndl::call_kernel(
@@ -130,7 +130,7 @@ TEST_P(private_array_test, multi_dimensional_indexing_is_row_major) {
   EXPECT_EQ(bad.to_host(), std::vector<int>(64, 0));
 }
 
-TEST_P(private_array_test, zero_fill_zeroes_every_element) {
+NDL_TEST_P(private_array_test, zero_fill_zeroes_every_element) {
   auto q = default_queue();
   auto bad = ndl::array<int>::full({256}, -1, q);
   ndl::call_kernel(
@@ -167,7 +167,7 @@ struct alignas(32) wide {
 
 // Each work-item keeps its own values in private arrays across several barriers while the
 // other work-items of its group run: each must still see its own values afterwards.
-TEST_P(private_array_test, private_arrays_survive_barriers) {
+NDL_TEST_P(private_array_test, private_arrays_survive_barriers) {
   auto q = default_queue();
   constexpr size_t n = 64, groups = 128 / fewer_under_tsan, total = n * groups;
   auto bad = ndl::array<int>::full({total}, -1, q);
@@ -215,7 +215,5 @@ TEST_P(private_array_test, private_arrays_survive_barriers) {
   for (size_t gi = 0; gi < total; ++gi)
     ASSERT_EQ(host[gi], static_cast<double>(3 * (4 * gi + 6))) << gi;
 }
-
-NDL_INSTANTIATE_DEVICE_SUITE(private_array_test);
 
 }  // namespace

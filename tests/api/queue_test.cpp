@@ -25,7 +25,7 @@ class queue_test : public ndl_test::device_test {};
 
 // --- identity and options --------------------------------------------------------------------
 
-TEST(queue_identity_test, default_queue_is_canonical) {
+NDL_TEST(queue_identity_test, default_queue_is_canonical) {
   const ndl::queue a{};
   const ndl::queue b = ndl::queue::default_queue();
   const ndl::queue c = ndl::queue::default_queue(ndl::device{});
@@ -36,7 +36,7 @@ TEST(queue_identity_test, default_queue_is_canonical) {
   EXPECT_FALSE(a.has_profiling());
 }
 
-TEST_P(queue_test, each_device_has_one_default_queue) {
+NDL_TEST_P(queue_test, each_device_has_one_default_queue) {
   const ndl::queue a = ndl::queue::default_queue(dev());
   const ndl::queue b = ndl::queue::default_queue(dev());
   EXPECT_TRUE(a == b);
@@ -50,7 +50,7 @@ TEST_P(queue_test, each_device_has_one_default_queue) {
   }
 }
 
-TEST_P(queue_test, distinct_queues_compare_unequal_and_copies_equal) {
+NDL_TEST_P(queue_test, distinct_queues_compare_unequal_and_copies_equal) {
   const ndl::queue a{dev()};
   const ndl::queue b{dev()};
   EXPECT_FALSE(a == b);
@@ -60,7 +60,7 @@ TEST_P(queue_test, distinct_queues_compare_unequal_and_copies_equal) {
   EXPECT_TRUE(a.get_device() == dev());
 }
 
-TEST_P(queue_test, options_and_describe) {
+NDL_TEST_P(queue_test, options_and_describe) {
   const ndl::queue in_order = make_queue(true, false);
   const ndl::queue ooo = make_queue(false, true);
   EXPECT_TRUE(in_order.is_in_order());
@@ -79,7 +79,7 @@ TEST_P(queue_test, options_and_describe) {
 
 // --- copies and fills ------------------------------------------------------------------------
 
-TEST_P(queue_test, fill_and_memcpy_round_trip) {
+NDL_TEST_P(queue_test, fill_and_memcpy_round_trip) {
   auto q = make_queue();
   constexpr ndl::size_t n = 1000;
   int* p = ndl::malloc_device<int>(n, q);
@@ -101,7 +101,7 @@ TEST_P(queue_test, fill_and_memcpy_round_trip) {
 }
 
 // Plain host memory works as well as USM, in both directions and host to host.
-TEST_P(queue_test, memcpy_and_fill_accept_plain_host_memory) {
+NDL_TEST_P(queue_test, memcpy_and_fill_accept_plain_host_memory) {
   auto q = make_queue();
   std::vector<double> a(100), b(100, 0.0);
   q.fill(a.data(), 2.5, a.size());
@@ -109,7 +109,7 @@ TEST_P(queue_test, memcpy_and_fill_accept_plain_host_memory) {
   EXPECT_EQ(b, std::vector<double>(100, 2.5));
 }
 
-TEST_P(queue_test, several_threads_may_wait_on_one_queue) {
+NDL_TEST_P(queue_test, several_threads_may_wait_on_one_queue) {
   auto q = make_queue(/*in_order=*/false);
   constexpr ndl::size_t n = 1 << 16;
   auto a = ndl::array<int>::zeros({n}, q);
@@ -134,7 +134,7 @@ TEST_P(queue_test, several_threads_may_wait_on_one_queue) {
     ASSERT_EQ(host[i], static_cast<int>(i % 8));
 }
 
-TEST_P(queue_test, fill_of_every_element_size) {
+NDL_TEST_P(queue_test, fill_of_every_element_size) {
   auto q = make_queue();
   struct s16 {
     std::int32_t a;
@@ -181,7 +181,7 @@ TEST_P(queue_test, fill_of_every_element_size) {
 
 // A fill element larger than the runtime's pattern buffer must either work or be refused
 // with invalid_argument, never write garbage.
-TEST_P(queue_test, large_fill_element_works_or_is_refused) {
+NDL_TEST_P(queue_test, large_fill_element_works_or_is_refused) {
   auto q = make_queue();
   struct big {
     std::uint64_t v[16];
@@ -205,7 +205,7 @@ TEST_P(queue_test, large_fill_element_works_or_is_refused) {
   ndl::free(p, q);
 }
 
-TEST_P(queue_test, async_copies_and_fills_follow_their_dependencies) {
+NDL_TEST_P(queue_test, async_copies_and_fills_follow_their_dependencies) {
   // Out of order: only the dependency events order these commands.
   auto q = make_queue(/*in_order=*/false);
   constexpr ndl::size_t n = 1 << 20;  // large enough to be split across threads
@@ -227,7 +227,7 @@ TEST_P(queue_test, async_copies_and_fills_follow_their_dependencies) {
   ndl::free(b, q);
 }
 
-TEST_P(queue_test, zero_sized_copies_and_fills_are_no_ops) {
+NDL_TEST_P(queue_test, zero_sized_copies_and_fills_are_no_ops) {
   auto q = make_queue();
   q.memcpy(nullptr, nullptr, 0);
   q.fill(static_cast<int*>(nullptr), 1, 0);
@@ -237,7 +237,7 @@ TEST_P(queue_test, zero_sized_copies_and_fills_are_no_ops) {
   q.wait();
 }
 
-TEST_P(queue_test, null_and_misaligned_pointers_are_invalid_arguments) {
+NDL_TEST_P(queue_test, null_and_misaligned_pointers_are_invalid_arguments) {
   auto q = make_queue();
   int* p = ndl::malloc_device<int>(16, q);
   int host[16] = {};
@@ -261,22 +261,22 @@ TEST_P(queue_test, null_and_misaligned_pointers_are_invalid_arguments) {
 // --- ordering --------------------------------------------------------------------------------
 
 // On an in-order queue every command waits for the one before, also with no dependencies.
-TEST_P(queue_test, in_order_queue_runs_commands_one_after_the_other) {
+NDL_TEST_P(queue_test, in_order_queue_runs_commands_one_after_the_other) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue(/*in_order=*/true);
   auto g = std::make_shared<ndl_test::gate>();
   ndl_test::open_on_exit guard(g);
   auto seq = std::make_shared<std::atomic<int>>(0);
   auto order = std::make_shared<std::vector<int>>(3, -1);
-  auto first = ndl::call_kernel_async(q,
-                                      [g, seq, order](ndl::item<1>) {
+  auto first = ndl::call_kernel_async(q, ndl::cpu_only([g, seq, order](ndl::item<1>) {
                                         g->pass();
                                         (*order)[0] = seq->fetch_add(1);
-                                      },
+                                      }),
                                       ndl::range{1}, {});
   ASSERT_TRUE(g->wait_arrived(1));
   auto second = ndl::call_kernel_async(
-      q, [seq, order](ndl::item<1>) { (*order)[1] = seq->fetch_add(1); }, ndl::range{1}, {});
+      q, ndl::cpu_only([seq, order](ndl::item<1>) { (*order)[1] = seq->fetch_add(1); }),
+      ndl::range{1}, {});
   int* p = ndl::malloc_device<int>(4, q);
   const ndl::event fill = q.fill_async(p, 9, 4);
   // Let a helper thread wait on the last command: waiting helps run queued work, so if the
@@ -296,20 +296,22 @@ TEST_P(queue_test, in_order_queue_runs_commands_one_after_the_other) {
 
 // An out-of-order queue runs independent commands at the same time: the first kernel can
 // only finish once the second one, submitted after it, has run.
-TEST_P(queue_test, out_of_order_queue_runs_independent_commands_concurrently) {
+NDL_TEST_P(queue_test, out_of_order_queue_runs_independent_commands_concurrently) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue(/*in_order=*/false);
   auto g = std::make_shared<ndl_test::gate>();
   ndl_test::open_on_exit guard(g);
-  auto a = ndl::call_kernel_async(q, [g](ndl::item<1>) { g->pass(); }, ndl::range{1}, {});
-  auto b = ndl::call_kernel_async(q, [g](ndl::item<1>) { g->open(); }, ndl::range{1}, {});
+  auto a =
+      ndl::call_kernel_async(q, ndl::cpu_only([g](ndl::item<1>) { g->pass(); }), ndl::range{1}, {});
+  auto b =
+      ndl::call_kernel_async(q, ndl::cpu_only([g](ndl::item<1>) { g->open(); }), ndl::range{1}, {});
   ndl::wait({a.device_event, b.device_event});
   EXPECT_EQ(g->timeouts.load(), 0) << "the two launches did not run concurrently";
 }
 
 // --- waiting ---------------------------------------------------------------------------------
 
-TEST_P(queue_test, wait_waits_for_every_command) {
+NDL_TEST_P(queue_test, wait_waits_for_every_command) {
   auto q = make_queue(/*in_order=*/false);
   constexpr ndl::size_t n = 4096;
   std::vector<ndl::array<int>> arrays;
@@ -327,38 +329,40 @@ TEST_P(queue_test, wait_waits_for_every_command) {
   q.wait();  // nothing in flight: returns at once
 }
 
-TEST_P(queue_test, wait_reports_errors_nobody_waited_for_once) {
+NDL_TEST_P(queue_test, wait_reports_errors_nobody_waited_for_once) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue(/*in_order=*/false);
   for (int i = 0; i < 3; ++i)
-    ndl::call_kernel_async(q, [](ndl::item<1>) { throw std::runtime_error("nobody waits for me"); },
-                           ndl::range{1}, {});
+    ndl::call_kernel_async(
+        q, ndl::cpu_only([](ndl::item<1>) { throw std::runtime_error("nobody waits for me"); }),
+        ndl::range{1}, {});
   NDL_EXPECT_ERROR(q.wait(), ndl::errc::kernel_failure, "nobody waits for me", "2 more",
                    q.describe());
   // Reported once: the errors are cleared.
   EXPECT_NO_THROW(q.wait());
 }
 
-TEST_P(queue_test, wait_does_not_report_errors_already_seen_through_an_event) {
+NDL_TEST_P(queue_test, wait_does_not_report_errors_already_seen_through_an_event) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = make_queue();
   auto [host, devev] = ndl::call_kernel_async(
-      q, [](ndl::item<1>) { throw std::runtime_error("seen"); }, ndl::range{1}, {});
+      q, ndl::cpu_only([](ndl::item<1>) { throw std::runtime_error("seen"); }), ndl::range{1}, {});
   NDL_EXPECT_ERROR(devev.wait(), ndl::errc::kernel_failure, "seen");
   EXPECT_NO_THROW(q.wait());
 }
 
 // The last handle going away does not wait; the work still completes, and an error nobody
 // waited for is reported on stderr.
-TEST_P(queue_test, dropping_a_queue_with_work_in_flight_completes_the_work) {
+NDL_TEST_P(queue_test, dropping_a_queue_with_work_in_flight_completes_the_work) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto g = std::make_shared<ndl_test::gate>();
   ndl_test::open_on_exit guard(g);
   auto done = std::make_shared<std::atomic<int>>(0);
   {
     ndl::queue q = make_queue();
-    ndl::call_kernel_async(q, [g](ndl::item<1>) { g->pass(); }, ndl::range{1}, {});
-    ndl::call_kernel_async(q, [done](ndl::item<1>) { done->fetch_add(1); }, ndl::range{1}, {});
+    ndl::call_kernel_async(q, ndl::cpu_only([g](ndl::item<1>) { g->pass(); }), ndl::range{1}, {});
+    ndl::call_kernel_async(q, ndl::cpu_only([done](ndl::item<1>) { done->fetch_add(1); }),
+                           ndl::range{1}, {});
     ASSERT_TRUE(g->wait_arrived(1));
   }  // the queue and every event handle are gone; the kernels are not
   g->open();
@@ -408,14 +412,14 @@ class stderr_capture {
 
 // "Errors nobody waited for are reported at queue wait or destruction, loudly": a queue
 // destroyed with a failed command nobody waited for says so on stderr.
-TEST_P(queue_test, destroying_a_queue_reports_errors_nobody_waited_for) {
+NDL_TEST_P(queue_test, destroying_a_queue_reports_errors_nobody_waited_for) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   stderr_capture capture;
   {
     ndl::queue q = make_queue();
-    ndl::call_kernel_async(q,
-                           [](ndl::item<1>) { throw std::runtime_error("dropped on the floor"); },
-                           ndl::range{1}, {});
+    ndl::call_kernel_async(
+        q, ndl::cpu_only([](ndl::item<1>) { throw std::runtime_error("dropped on the floor"); }),
+        ndl::range{1}, {});
   }  // the last handle goes now or when the command finishes
   const bool reported = ndl_test::spin_until([&] {
     const std::string t = capture.text();
@@ -426,7 +430,5 @@ TEST_P(queue_test, destroying_a_queue_reports_errors_nobody_waited_for) {
   EXPECT_TRUE(reported) << "stderr: " << text;
   EXPECT_NE(text.find("nobody waited for"), std::string::npos) << text;
 }
-
-NDL_INSTANTIATE_DEVICE_SUITE(queue_test);
 
 }  // namespace

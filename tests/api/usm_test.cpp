@@ -42,13 +42,13 @@ namespace {
 
 class usm_test : public ndl_test::device_test {};
 
-TEST(usm_kind_test, names) {
+NDL_TEST(usm_kind_test, names) {
   EXPECT_EQ(ndl::to_string(ndl::usm_kind::device), "device");
   EXPECT_EQ(ndl::to_string(ndl::usm_kind::shared), "shared");
   EXPECT_EQ(ndl::to_string(ndl::usm_kind::host), "host");
 }
 
-TEST_P(usm_test, every_kind_allocates_aligned_memory_the_device_can_use) {
+NDL_TEST_P(usm_test, every_kind_allocates_aligned_memory_the_device_can_use) {
   auto q = default_queue();
   constexpr ndl::size_t n = 1000;
   int* d = ndl::malloc_device<int>(n, q);
@@ -82,7 +82,7 @@ TEST_P(usm_test, every_kind_allocates_aligned_memory_the_device_can_use) {
   ndl::free(raw, q);
 }
 
-TEST_P(usm_test, pointer_info_describes_the_allocation) {
+NDL_TEST_P(usm_test, pointer_info_describes_the_allocation) {
   auto q = default_queue();
   char* d = ndl::malloc_device<char>(100, q);
   double* s = ndl::malloc_shared<double>(10, q);
@@ -120,7 +120,7 @@ TEST_P(usm_test, pointer_info_describes_the_allocation) {
   EXPECT_FALSE(ndl::get_pointer_info(d).is_usm) << "a freed allocation is forgotten";
 }
 
-TEST_P(usm_test, zero_byte_allocations_are_unique_and_must_be_freed) {
+NDL_TEST_P(usm_test, zero_byte_allocations_are_unique_and_must_be_freed) {
   auto q = default_queue();
   void* a = ndl::malloc(0, q, ndl::usm_kind::device);
   void* b = ndl::malloc(0, q, ndl::usm_kind::device);
@@ -137,7 +137,7 @@ TEST_P(usm_test, zero_byte_allocations_are_unique_and_must_be_freed) {
   ndl::free(c, q);
 }
 
-TEST_P(usm_test, freeing_what_is_not_a_live_allocation_is_an_invalid_argument) {
+NDL_TEST_P(usm_test, freeing_what_is_not_a_live_allocation_is_an_invalid_argument) {
   auto q = default_queue();
   int on_stack = 0;
   NDL_EXPECT_ERROR(ndl::free(&on_stack, q), ndl::errc::invalid_argument, "not the start");
@@ -153,7 +153,7 @@ TEST_P(usm_test, freeing_what_is_not_a_live_allocation_is_an_invalid_argument) {
 }
 
 // Freeing through a queue of another device is refused (needs two devices).
-TEST_P(usm_test, freeing_through_another_devices_queue_is_an_invalid_argument) {
+NDL_TEST_P(usm_test, freeing_through_another_devices_queue_is_an_invalid_argument) {
   const auto devs = ndl::device::all();
   ndl::device other = dev();
   for (const auto& d : devs)
@@ -165,7 +165,7 @@ TEST_P(usm_test, freeing_through_another_devices_queue_is_an_invalid_argument) {
   ndl::free(p, default_queue());
 }
 
-TEST_P(usm_test, huge_allocations_fail_cleanly_and_the_device_keeps_working) {
+NDL_TEST_P(usm_test, huge_allocations_fail_cleanly_and_the_device_keeps_working) {
   auto q = default_queue();
   const ndl::size_t huge = ndl::size_t{1} << 60;
   for (auto kind : {ndl::usm_kind::device, ndl::usm_kind::shared, ndl::usm_kind::host})
@@ -185,7 +185,7 @@ TEST_P(usm_test, huge_allocations_fail_cleanly_and_the_device_keeps_working) {
   EXPECT_EQ(a.to_host(), std::vector<int>(100, 42));
 }
 
-TEST_P(usm_test, many_allocations_are_told_apart) {
+NDL_TEST_P(usm_test, many_allocations_are_told_apart) {
   auto q = default_queue();
   std::vector<int*> ptrs;
   for (int i = 0; i < 200; ++i)
@@ -197,7 +197,5 @@ TEST_P(usm_test, many_allocations_are_told_apart) {
   for (int* p : ptrs)
     ndl::free(p, q);
 }
-
-NDL_INSTANTIATE_DEVICE_SUITE(usm_test);
 
 }  // namespace

@@ -71,6 +71,31 @@ class device_test : public ::testing::TestWithParam<ndl::device> {
                            ::ndl_test::device_test_name)
 
 /// Skips the current test, with `reason` and the device's name, unless `condition` holds.
+/// Defines a test run once on every device: like TEST_P(suite, name) plus an instantiation
+/// over ndl::device::all(), named dev/suite_name.run/<device>. The body is a public member
+/// function of a class derived from `suite`, because nvcc accepts extended lambdas
+/// (`[] NDL_KERNEL_FN (...)`) only there, not in GoogleTest's private TestBody().
+#define NDL_TEST_P(suite, name)                 \
+  class suite##_##name : public suite {         \
+   public:                                      \
+    void body();                                \
+  };                                            \
+  TEST_P(suite##_##name, run) {                 \
+    body();                                     \
+  }                                             \
+  NDL_INSTANTIATE_DEVICE_SUITE(suite##_##name); \
+  void suite##_##name::body()
+
+/// TEST(suite, name) whose body is a public static function (see NDL_TEST_P).
+#define NDL_TEST(suite, name)      \
+  struct suite##_##name##_body {   \
+    static void body();            \
+  };                               \
+  TEST(suite, name) {              \
+    suite##_##name##_body::body(); \
+  }                                \
+  void suite##_##name##_body::body()
+
 #define NDL_SKIP_UNLESS(condition, reason)                                                     \
   do {                                                                                         \
     if (!(condition))                                                                          \

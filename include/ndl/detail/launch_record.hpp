@@ -87,6 +87,7 @@ struct kernel_record {
   size_t local_bytes = 0;  ///< work-group local memory the launch needs
   cpu_entry_fn cpu_entry = nullptr;
   cuda_entry_fn cuda_entry = nullptr;  ///< null unless compiled by the CUDA compiler
+  bool cpu_only = false;               ///< marked ndl::cpu_only (or a function pointer)
 };
 
 /// Validates and runs `record` on `q`, blocking until it has finished.
