@@ -736,7 +736,7 @@ NDL_TEST_P(atomic_test, numba_dpex_atomic_fence_hand_off_between_two_work_items)
   auto q = default_queue();
   auto a = ndl::array<int>::full({2}, 1, q);
   auto flag = ndl::array<int>::zeros({2}, q);
-  ndl::call_kernel(fence_hand_off{1, 0}, ndl::range{2}, a, flag);
+  ndl::call_kernel(ndl::cpu_only(fence_hand_off{1, 0}), ndl::range{2}, a, flag);
   EXPECT_EQ(flag.to_host()[1], 0)
       << "work-item 0 waited 5 s for work-item 1 of the same range launch, which never ran "
          "meanwhile: the CPU device gives the work-items of a launch no independent progress";
@@ -752,7 +752,7 @@ NDL_TEST_P(atomic_test, atomic_fence_hand_off_across_a_large_launch) {
   for (int round = 0; round < 3; ++round) {
     auto a = ndl::array<int>::full({2}, 1, q);
     auto flag = ndl::array<int>::zeros({2}, q);
-    ndl::call_kernel(fence_hand_off{n - 1, 0}, ndl::range{n}, a, flag);
+    ndl::call_kernel(ndl::cpu_only(fence_hand_off{n - 1, 0}), ndl::range{n}, a, flag);
     EXPECT_EQ(flag.to_host()[1], 0) << "the consumer timed out";
     EXPECT_EQ(a.to_host(), (std::vector<int>{3, 2}));
   }

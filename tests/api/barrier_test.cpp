@@ -679,19 +679,19 @@ NDL_TEST_P(barrier_test, exception_while_others_wait_at_a_barrier) {
     const std::string id = "(" + std::to_string(16 + thrower) + ")";
     const std::string what = "work-item " + std::to_string(thrower) + " gives up";
     NDL_EXPECT_ERROR(
-        ndl::call_kernel(q, throws_after_barrier{thrower}, ndl::nd_range<1>{{16 * 8}, {16}}, out,
-                         ndl::local_accessor<int, 1>{{16}}),
+        ndl::call_kernel(q, ndl::cpu_only(throws_after_barrier{thrower}),
+                         ndl::nd_range<1>{{16 * 8}, {16}}, out, ndl::local_accessor<int, 1>{{16}}),
         ndl::errc::kernel_failure, "throws_after_barrier", id, what);
-    NDL_EXPECT_ERROR(bounded(ndl::call_kernel_async(q, throws_after_barrier{thrower},
+    NDL_EXPECT_ERROR(bounded(ndl::call_kernel_async(q, ndl::cpu_only(throws_after_barrier{thrower}),
                                                     ndl::nd_range<1>{{16 * 8}, {16}}, {}, out,
                                                     ndl::local_accessor<int, 1>{{16}})),
                      ndl::errc::kernel_failure, "throws_after_barrier", id, what);
     expect_barrier_launches_work(q);
   }
   // Work-item 5 throws before the first barrier, while 0-4 already wait at it.
-  NDL_EXPECT_ERROR(
-      bounded(ndl::call_kernel_async(q, throws_before_barrier{}, ndl::nd_range<1>{{64}, {16}}, {})),
-      ndl::errc::kernel_failure, "throws_before_barrier", "(21)", "five is out");
+  NDL_EXPECT_ERROR(bounded(ndl::call_kernel_async(q, ndl::cpu_only(throws_before_barrier{}),
+                                                  ndl::nd_range<1>{{64}, {16}}, {})),
+                   ndl::errc::kernel_failure, "throws_before_barrier", "(21)", "five is out");
   expect_barrier_launches_work(q);
   EXPECT_NO_THROW(q.wait());
 }

@@ -138,16 +138,17 @@ NDL_TEST_P(item_test, row_major_ids_match_row_major_arrays) {
     EXPECT_EQ(host[static_cast<size_t>(x)], x);
 }
 
+struct item_rec_1 {
+  ndl::size_t id[3], range[3], linear_id, linear_range;
+};
+
 // Every id and range of a 3-D item, checked on the host for every work-item.
 NDL_TEST_P(item_test, all_queries_of_a_3d_item) {
-  struct rec {
-    ndl::size_t id[3], range[3], linear_id, linear_range;
-  };
-  const std::vector<rec> init(60, rec{});
-  auto out = ndl::array<rec, 3>::from_host(init, {3, 4, 5}, default_queue());
+  const std::vector<item_rec_1> init(60, item_rec_1{});
+  auto out = ndl::array<item_rec_1, 3>::from_host(init, {3, 4, 5}, default_queue());
   ndl::call_kernel(
-      [] NDL_KERNEL_FN(ndl::item<3> it, ndl::view<rec, 3> o) {
-        rec& r = o(it.get_id(0), it.get_id(1), it.get_id(2));
+      [] NDL_KERNEL_FN(ndl::item<3> it, ndl::view<item_rec_1, 3> o) {
+        item_rec_1& r = o(it.get_id(0), it.get_id(1), it.get_id(2));
         for (int d = 0; d < 3; ++d) {
           r.id[d] = it.get_id(d);
           r.range[d] = it.get_range(d);
@@ -160,7 +161,7 @@ NDL_TEST_P(item_test, all_queries_of_a_3d_item) {
   for (ndl::size_t i = 0; i < 3; ++i)
     for (ndl::size_t j = 0; j < 4; ++j)
       for (ndl::size_t k = 0; k < 5; ++k) {
-        const rec& r = host[(i * 4 + j) * 5 + k];
+        const item_rec_1& r = host[(i * 4 + j) * 5 + k];
         ASSERT_EQ(r.id[0], i);
         ASSERT_EQ(r.id[1], j);
         ASSERT_EQ(r.id[2], k);
@@ -423,23 +424,23 @@ NDL_TEST_P(item_test, group_leader_is_local_linear_id_zero) {
   EXPECT_EQ(leaders, 8);  // one per work-group
 }
 
+struct item_rec_2 {
+  ndl::size_t global[2], local[2], grp[2], global_range[2], local_range[2], group_range[2];
+  ndl::size_t global_linear, local_linear, global_linear_range, local_linear_range;
+  ndl::size_t g_id[2], g_range[2], g_local_range[2], g_linear, g_linear_range, g_local_linear_range;
+  int leader, visits;
+};
+
 // Every query of nd_item and group in a 2-D nd-range, checked against the definitions for
 // every work-item: global = group * local + local id, all linear ids row-major.
 NDL_TEST_P(item_test, all_queries_of_a_2d_nd_item) {
-  struct rec {
-    ndl::size_t global[2], local[2], grp[2], global_range[2], local_range[2], group_range[2];
-    ndl::size_t global_linear, local_linear, global_linear_range, local_linear_range;
-    ndl::size_t g_id[2], g_range[2], g_local_range[2], g_linear, g_linear_range,
-        g_local_linear_range;
-    int leader, visits;
-  };
   constexpr ndl::size_t rows = 6, cols = 8, lrows = 2, lcols = 4;
   // from_host rather than zeros: the record is larger than fill's 64-byte pattern limit.
-  const std::vector<rec> init(rows * cols, rec{});
-  auto out = ndl::array<rec, 2>::from_host(init, {rows, cols}, default_queue());
+  const std::vector<item_rec_2> init(rows * cols, item_rec_2{});
+  auto out = ndl::array<item_rec_2, 2>::from_host(init, {rows, cols}, default_queue());
   ndl::call_kernel(
-      [] NDL_KERNEL_FN(ndl::nd_item<2> it, ndl::view<rec, 2> o) {
-        rec& r = o(it.get_global_id(0), it.get_global_id(1));
+      [] NDL_KERNEL_FN(ndl::nd_item<2> it, ndl::view<item_rec_2, 2> o) {
+        item_rec_2& r = o(it.get_global_id(0), it.get_global_id(1));
         const ndl::group<2> g = it.get_group();
         for (int d = 0; d < 2; ++d) {
           r.global[d] = it.get_global_id(d);
@@ -467,7 +468,7 @@ NDL_TEST_P(item_test, all_queries_of_a_2d_nd_item) {
   for (ndl::size_t i = 0; i < rows; ++i)
     for (ndl::size_t j = 0; j < cols; ++j) {
       SCOPED_TRACE(testing::Message() << "work-item (" << i << ", " << j << ")");
-      const rec& r = host[i * cols + j];
+      const item_rec_2& r = host[i * cols + j];
       ASSERT_EQ(r.visits, 1);
       EXPECT_EQ(r.global[0], i);
       EXPECT_EQ(r.global[1], j);

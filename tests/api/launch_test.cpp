@@ -495,15 +495,17 @@ NDL_TEST_P(launch_test, kernel_exceptions_name_the_kernel_and_the_work_item) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   auto q = default_queue();
   auto a = ndl::array<int, 2>::zeros({5, 6}, q);
-  NDL_EXPECT_ERROR(ndl::call_kernel(failing_kernel{}, ndl::range{5, 6}, a),
+  NDL_EXPECT_ERROR(ndl::call_kernel(ndl::cpu_only(failing_kernel{}), ndl::range{5, 6}, a),
                    ndl::errc::kernel_failure, "failing_kernel", "(3, 4)", "bad cell");
-  NDL_EXPECT_ERROR(ndl::call_kernel(q, failing_nd_kernel{}, ndl::nd_range{{8, 8}, {4, 4}}),
-                   ndl::errc::kernel_failure, "failing_nd_kernel", "(5, 6)", "bad nd cell");
-  NDL_EXPECT_ERROR(ndl::call_kernel(q, failing_3d_kernel{}, ndl::range{2, 3, 4}),
+  NDL_EXPECT_ERROR(
+      ndl::call_kernel(q, ndl::cpu_only(failing_nd_kernel{}), ndl::nd_range{{8, 8}, {4, 4}}),
+      ndl::errc::kernel_failure, "failing_nd_kernel", "(5, 6)", "bad nd cell");
+  NDL_EXPECT_ERROR(ndl::call_kernel(q, ndl::cpu_only(failing_3d_kernel{}), ndl::range{2, 3, 4}),
                    ndl::errc::kernel_failure, "failing_3d_kernel", "(1, 2, 3)",
                    "not derived from std::exception");
   // Asynchronously: both events carry the error.
-  auto [host, devev] = ndl::call_kernel_async(failing_kernel{}, ndl::range{5, 6}, {}, a);
+  auto [host, devev] =
+      ndl::call_kernel_async(ndl::cpu_only(failing_kernel{}), ndl::range{5, 6}, {}, a);
   NDL_EXPECT_ERROR(devev.wait(), ndl::errc::kernel_failure, "failing_kernel", "(3, 4)");
   NDL_EXPECT_ERROR(host.wait(), ndl::errc::kernel_failure, "failing_kernel", "(3, 4)");
   // The queue keeps working, and the failure is not reported twice.

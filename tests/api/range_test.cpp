@@ -85,12 +85,12 @@ NDL_TEST(range_test, negative_extent_from_a_signed_value_is_rejected) {
   NDL_EXPECT_ERROR(ndl::range{-5}, ndl::errc::invalid_range, "dimension 0", "-5");
   EXPECT_TRUE(ndl_test::throws_error(
       [] {
-        ndl::range r{3, -1};
+        [[maybe_unused]] ndl::range r{3, -1};
       },
       ndl::errc::invalid_range, {"dimension 1", "-1"}));
   EXPECT_TRUE(ndl_test::throws_error(
       [] {
-        ndl::range r{3, 4, -7};
+        [[maybe_unused]] ndl::range r{3, 4, -7};
       },
       ndl::errc::invalid_range, {"dimension 2", "-7"}));
   const long long huge_negative = std::numeric_limits<long long>::min();
@@ -172,8 +172,8 @@ struct report_ids {
 NDL_TEST_P(range_launch_test, launch_of_more_than_2_pow_32_work_items_sees_64_bit_ids) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   const ndl::range big{std::uint64_t{1} << 20, std::uint64_t{1} << 13};  // 2^33 work-items
-  const std::string msg =
-      ndl_test::error_message([&] { ndl::call_kernel(default_queue(), report_ids{}, big); });
+  const std::string msg = ndl_test::error_message(
+      [&] { ndl::call_kernel(default_queue(), ndl::cpu_only(report_ids{}), big); });
   ASSERT_NE(msg.find("of 8589934592 ranges 1048576 8192"), std::string::npos) << msg;
   // The failing work-item's ids agree with its row-major linear id.
   unsigned long long i = 0, j = 0, lin = 0;
@@ -201,13 +201,13 @@ NDL_TEST_P(range_launch_test, launch_of_nearly_2_pow_64_work_items_runs) {
   const ndl::size_t max = ~ndl::size_t{0};
   for (ndl::size_t n : {max, max - 1000, ndl::size_t{1} << 63}) {
     EXPECT_TRUE(ndl_test::throws_error(
-        [&] { ndl::call_kernel(default_queue(), always_throws{}, ndl::range{n}); },
+        [&] { ndl::call_kernel(default_queue(), ndl::cpu_only(always_throws{}), ndl::range{n}); },
         ndl::errc::kernel_failure, {"ran"}))
         << "range{" << n << "}";
   }
   EXPECT_TRUE(ndl_test::throws_error(
       [&] {
-        ndl::call_kernel(default_queue(), always_throws{},
+        ndl::call_kernel(default_queue(), ndl::cpu_only(always_throws{}),
                          ndl::range{std::uint64_t{1} << 32, (std::uint64_t{1} << 32) - 1});
       },
       ndl::errc::kernel_failure, {"ran"}));
