@@ -156,10 +156,20 @@ struct payload {
   /// True when some argument is a local_accessor.
   static constexpr bool has_local = (is_local_accessor_v<KArgs> || ...);
 
+  /// Calls the kernel for one work-item on the CPU device.
   template <class Item>
-  NDL_KERNEL_FN NDL_ALWAYS_INLINE void invoke(const Item& it) const {
+  NDL_ALWAYS_INLINE void invoke(const Item& it) const {
     std::apply([&](const KArgs&... a) { kernel(it, a...); }, args);
   }
+
+#if defined(__CUDACC__)
+  /// Calls the kernel for one work-item on a CUDA device. (A separate function, so that a
+  /// host-only kernel, which has no CUDA entry, never meets a __host__ __device__ caller.)
+  template <class Item>
+  __device__ NDL_ALWAYS_INLINE void invoke_device(const Item& it) const {
+    std::apply([&](const KArgs&... a) { kernel(it, a...); }, args);
+  }
+#endif
 
   /// Lays the local accessors out in one block; returns its size in bytes.
   size_t place_local() {

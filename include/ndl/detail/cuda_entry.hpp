@@ -47,7 +47,7 @@ __global__ void cuda_range_kernel(const Payload p, const cuda_range_space<Dim> s
       }
       id[0] = rest;
     }
-    p.invoke(item_access::make_item<Dim>(id, s.r));
+    p.invoke_device(item_access::make_item<Dim>(id, s.r));
   }
 }
 
@@ -71,16 +71,16 @@ __global__ void cuda_nd_kernel(Payload p, const cuda_nd_space<Dim> s) {
   for (size_t g0 = b[Dim - 1]; g0 < s.gr[0]; g0 += n[Dim - 1]) {
     gid[0] = g0;
     if constexpr (Dim == 1) {
-      p.invoke(item_access::make_nd_item<Dim>(lid, gid, s.lr, s.gr));
+      p.invoke_device(item_access::make_nd_item<Dim>(lid, gid, s.lr, s.gr));
     } else {
       for (size_t g1 = b[Dim - 2]; g1 < s.gr[1]; g1 += n[Dim - 2]) {
         gid[1] = g1;
         if constexpr (Dim == 2) {
-          p.invoke(item_access::make_nd_item<Dim>(lid, gid, s.lr, s.gr));
+          p.invoke_device(item_access::make_nd_item<Dim>(lid, gid, s.lr, s.gr));
         } else {
           for (size_t g2 = b[0]; g2 < s.gr[2]; g2 += n[0]) {
             gid[Dim - 1] = g2;
-            p.invoke(item_access::make_nd_item<Dim>(lid, gid, s.lr, s.gr));
+            p.invoke_device(item_access::make_nd_item<Dim>(lid, gid, s.lr, s.gr));
           }
         }
       }
