@@ -8,13 +8,13 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <ndl/ndl.hpp>
-#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,13 +25,13 @@
 
 namespace {
 
-#define CHECK(call)                                                                   \
-  do {                                                                                \
-    cudaError_t e_ = (call);                                                          \
-    if (e_ != cudaSuccess) {                                                          \
-      std::fprintf(stderr, "%s failed: %s\n", #call, cudaGetErrorString(e_));         \
-      std::exit(1);                                                                   \
-    }                                                                                 \
+#define CHECK(call)                                                           \
+  do {                                                                        \
+    cudaError_t e_ = (call);                                                  \
+    if (e_ != cudaSuccess) {                                                  \
+      std::fprintf(stderr, "%s failed: %s\n", #call, cudaGetErrorString(e_)); \
+      std::exit(1);                                                           \
+    }                                                                         \
   } while (0)
 
 using clk = std::chrono::steady_clock;
@@ -85,9 +85,8 @@ __global__ void raw_triad_gs(float* a, const float* b, const float* c, float s, 
     a[i] = b[i] + s * c[i];
 }
 struct triad {
-  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<float, 1> a,
-                                ndl::view<const float, 1> b, ndl::view<const float, 1> c,
-                                float s) const {
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<float, 1> a, ndl::view<const float, 1> b,
+                                ndl::view<const float, 1> c, float s) const {
     const auto i = it.get_id(0);
     a[i] = b[i] + s * c[i];
   }
@@ -208,8 +207,8 @@ int main(int argc, char** argv) {
         tr.push_back(dr);
       }
     }
-    rows.push_back({"async launch, host time per launch", "us", median(tn), median(tr), 0,
-                    "<= raw + 0.3 us"});
+    rows.push_back(
+        {"async launch, host time per launch", "us", median(tn), median(tr), 0, "<= raw + 0.3 us"});
 
     // Diagnostics of the gap: a raw launch plus an event record each time, and raw launches
     // while another thread waits on the last event (as ndlaunch's completion thread does).
@@ -274,9 +273,10 @@ int main(int argc, char** argv) {
       za.push_back(us_since(t0));
     }
     q.wait();
-    rows.push_back({"call_kernel over 0 work-items (runtime only)", "us", median(zs), 0, 0, "info"});
-    rows.push_back({"call_kernel_async over 0 work-items (runtime only)", "us", median(za), 0, 0,
-                    "info"});
+    rows.push_back(
+        {"call_kernel over 0 work-items (runtime only)", "us", median(zs), 0, 0, "info"});
+    rows.push_back(
+        {"call_kernel_async over 0 work-items (runtime only)", "us", median(za), 0, 0, "info"});
 
     // 4. A chain of 1000 dependent async launches (each on the previous one's event).
     for (bool in_order : {true, false}) {
@@ -382,12 +382,14 @@ int main(int argc, char** argv) {
       auto [h, d] = ndl::call_kernel_async(pq, triad{}, ndl::range{n}, {}, a, b, c, 3.0f);
       h.wait();
       const double tn = static_cast<double>(d.profiling_end() - d.profiling_start()) / 1e3;
-      const double tr = 1000 * gpu_ms(s, 1, [&] {
-        raw_triad<<<(n + 255) / 256, 256, 0, s>>>(a.data(), b.data(), c.data(), 3.0f, n);
-      });
-      const double tc = 1000 * gpu_ms(s, 1, [&] {
-        CHECK(cudaMemcpyAsync(a.data(), b.data(), n * 4, cudaMemcpyDeviceToDevice, s));
-      });
+      const double tr =
+          1000 * gpu_ms(s, 1, [&] {
+            raw_triad<<<(n + 255) / 256, 256, 0, s>>>(a.data(), b.data(), c.data(), 3.0f, n);
+          });
+      const double tc =
+          1000 * gpu_ms(s, 1, [&] {
+            CHECK(cudaMemcpyAsync(a.data(), b.data(), n * 4, cudaMemcpyDeviceToDevice, s));
+          });
       if (r > 0) {
         gn.push_back(bytes / tn / 1e3);
         gr.push_back(bytes / tr / 1e3);
@@ -400,14 +402,20 @@ int main(int argc, char** argv) {
     for (unsigned block : {256u, 512u, 1024u}) {
       std::vector<double> g1, g2;
       for (int r = 0; r < rounds; ++r) {
-        g1.push_back(bytes / (1000 * gpu_ms(s, 1, [&] {
-                       raw_triad<<<(n + block - 1) / block, block, 0, s>>>(a.data(), b.data(),
-                                                                           c.data(), 3.0f, n);
-                     })) / 1e3);
-        g2.push_back(bytes / (1000 * gpu_ms(s, 1, [&] {
-                       raw_triad_gs<<<(n + block - 1) / block, block, 0, s>>>(
-                           a.data(), b.data(), c.data(), 3.0f, n);
-                     })) / 1e3);
+        g1.push_back(bytes /
+                     (1000 * gpu_ms(s, 1,
+                                    [&] {
+                                      raw_triad<<<(n + block - 1) / block, block, 0, s>>>(
+                                          a.data(), b.data(), c.data(), 3.0f, n);
+                                    })) /
+                     1e3);
+        g2.push_back(bytes /
+                     (1000 * gpu_ms(s, 1,
+                                    [&] {
+                                      raw_triad_gs<<<(n + block - 1) / block, block, 0, s>>>(
+                                          a.data(), b.data(), c.data(), 3.0f, n);
+                                    })) /
+                     1e3);
       }
       rows.push_back({"  raw triad, block " + std::to_string(block) + " (vs grid-stride form)",
                       "GB/s", median(g1), median(g2), 0, "info"});
@@ -456,8 +464,8 @@ int main(int argc, char** argv) {
         std::printf("FAIL matmul mismatch at %zu: %f vs %f\n", i, nc[i], hc[i]);
         return 1;
       }
-    rows.push_back({"tiled matmul 2048^3, device time (events)", "ms", median(mn), median(mr), 0,
-                    "info"});
+    rows.push_back(
+        {"tiled matmul 2048^3, device time (events)", "ms", median(mn), median(mr), 0, "info"});
     CHECK(cudaFree(rc));
   }
 

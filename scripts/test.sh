@@ -5,13 +5,19 @@
 #   3. install + find_package(ndl) consumer build
 #   4. asan preset (ASan + UBSan): the same suite
 #   5. tsan preset (ThreadSanitizer): the same suite
+#   6. cuda preset: the CUDA backend, the API suite, CUDA tests and examples compiled by nvcc;
+#      without a GPU the CPU device runs everything and the GPU tests skip, saying why
 # Stages can be chosen: scripts/test.sh dev asan (default: all). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(dev format package asan tsan)
+[ ${#stages[@]} -eq 0 ] && stages=(dev format package asan tsan cuda)
+# The CUDA toolkit's usual place, when its compiler is not on PATH.
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH=/usr/local/cuda/bin:$PATH
+fi
 jobs=$(nproc)
 
 run_preset() {
@@ -25,9 +31,16 @@ run_preset() {
 for stage in "${stages[@]}"; do
   case "$stage" in
     dev|asan|tsan|release) run_preset "$stage" ;;
+    cuda)
+      if ! command -v nvcc >/dev/null; then
+        echo "test.sh: the cuda stage needs the CUDA toolkit (nvcc); none found" >&2
+        exit 1
+      fi
+      run_preset cuda
+      ;;
     format)
       echo "=== test.sh: clang-format ==="
-      git ls-files '*.hpp' '*.cpp' | xargs clang-format --dry-run --Werror
+      git ls-files '*.hpp' '*.cpp' '*.cu' | xargs clang-format --dry-run --Werror
       echo "formatting ok"
       ;;
     package)

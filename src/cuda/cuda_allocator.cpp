@@ -37,8 +37,7 @@ void cuda_backend::deallocate(int ordinal, usm_kind kind, void* ptr) noexcept {
   dev.make_current();
   const cudaError_t e = kind == usm_kind::host ? cudaFreeHost(ptr) : cudaFree(ptr);
   // A lost device or CUDA unloading at exit: the memory goes with the context.
-  if (e != cudaSuccess && e != cudaErrorCudartUnloading && !dev.health.is_lost() &&
-      !is_sticky(e))
+  if (e != cudaSuccess && e != cudaErrorCudartUnloading && !dev.health.is_lost() && !is_sticky(e))
     std::fprintf(stderr, "ndl: freeing %p on %s failed: %s\n", ptr, dev.filter.c_str(),
                  cudaGetErrorName(e));
 }

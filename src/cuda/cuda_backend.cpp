@@ -37,11 +37,12 @@ void release_markers(detail::command& cmd) noexcept {
 
 // --- cuda_device -----------------------------------------------------------------------------
 
-cuda_device::cuda_device(int ord, bool blocking_waits)
+cuda_device::cuda_device(int ord, wait_mode mode)
     : ordinal(ord),
       filter("cuda:" + std::to_string(ord)),
-      events(*this, false, blocking_waits),
-      timed_events(*this, true, blocking_waits) {
+      events(*this, false, mode == wait_mode::block),
+      timed_events(*this, true, mode == wait_mode::block),
+      mode_(mode) {
   NDL_CUDA_CHECK(*this, cudaGetDeviceProperties(&props, ord));
 }
 
@@ -118,15 +119,14 @@ void cuda_device::complete_loop() {
       cmd = pending_.front();
     }
     const auto marker = static_cast<cudaEvent_t>(cmd->device_marker);
-    const cudaError_t e = cudaEventSynchronize(marker);
+    const cudaError_t e = wait_for(marker);
     if (e != cudaSuccess) {
       cmd->fail(cuda_error(e, ("running " + cmd->describe()).c_str(), filter.c_str(), &health));
     } else if (cmd->device_start_marker) {
       // GPU times mapped onto the host clock through a reference event: durations are the
       // GPU's own, but the clocks drift apart by a few microseconds per second, so keep the
       // mapped start from preceding the submission.
-      const std::uint64_t start =
-          host_time_of(static_cast<cudaEvent_t>(cmd->device_start_marker));
+      const std::uint64_t start = host_time_of(static_cast<cudaEvent_t>(cmd->device_start_marker));
       const std::uint64_t end = host_time_of(marker);
       const std::uint64_t shift =
           start < cmd->device_event.t_submit ? cmd->device_event.t_submit - start : 0;
@@ -155,22 +155,38 @@ void cuda_device::complete_loop() {
   }
 }
 
+cudaError_t cuda_device::wait_for(cudaEvent_t e) const {
+  if (mode_ != wait_mode::poll) return cudaEventSynchronize(e);
+  // Query, then pause a little longer each time (up to ~10 us): the driver is entered a few
+  // times per command instead of continuously, leaving it to the threads that launch.
+  int pauses = 16;
+  for (;;) {
+    const cudaError_t q = cudaEventQuery(e);
+    if (q != cudaErrorNotReady) return q;
+    for (int i = 0; i < pauses; ++i)
+      detail::progress::pause();
+    if (pauses < 4096) pauses *= 2;
+  }
+}
+
 // --- cuda_backend ----------------------------------------------------------------------------
 
 namespace {
 // How the completion thread waits for the GPU: "spin" (the default: lowest latency, one
-// core busy while work is in flight) or "block" (it sleeps until the driver wakes it).
-bool blocking_waits_from_env() {
+// core busy while work is in flight), "poll" (queries with growing pauses) or "block" (it
+// sleeps until the driver wakes it).
+wait_mode wait_mode_from_env() {
   const char* env = std::getenv("NDL_CUDA_WAIT");
-  if (!env || !*env || std::string_view(env) == "spin") return false;
-  if (std::string_view(env) == "block") return true;
-  detail::throw_error(errc::invalid_argument,
-                      "NDL_CUDA_WAIT='" + std::string(env) + "' is neither 'spin' nor 'block'");
+  if (!env || !*env || std::string_view(env) == "spin") return wait_mode::spin;
+  if (std::string_view(env) == "poll") return wait_mode::poll;
+  if (std::string_view(env) == "block") return wait_mode::block;
+  detail::throw_error(errc::invalid_argument, "NDL_CUDA_WAIT='" + std::string(env) +
+                                                  "' is not one of 'spin', 'poll', 'block'");
 }
 }  // namespace
 
 cuda_backend::cuda_backend() {
-  const bool blocking = blocking_waits_from_env();
+  const wait_mode mode = wait_mode_from_env();
   int count = 0;
   // No driver or no GPU: no devices, not an error.
   if (cudaGetDeviceCount(&count) != cudaSuccess) {
@@ -178,7 +194,7 @@ cuda_backend::cuda_backend() {
     return;
   }
   for (int i = 0; i < count; ++i)
-    devices_.push_back(std::make_unique<cuda_device>(i, blocking));
+    devices_.push_back(std::make_unique<cuda_device>(i, mode));
 }
 
 cuda_backend::~cuda_backend() = default;
@@ -214,13 +230,14 @@ void cuda_backend::enqueue(detail::command& cmd, cuda_device& dev, cudaStream_t 
       const auto e = static_cast<cudaError_t>(
           cmd.record.cuda_entry(cmd.record.payload, cmd.record.space, launch));
       if (e != cudaSuccess)
-        std::rethrow_exception(
-            cuda_error(e, ("launching " + cmd.describe()).c_str(), dev.filter.c_str(), &dev.health));
+        std::rethrow_exception(cuda_error(e, ("launching " + cmd.describe()).c_str(),
+                                          dev.filter.c_str(), &dev.health));
       break;
     }
     case command_kind::copy:
       if (cmd.bytes != 0)
-        NDL_CUDA_CHECK(dev, cudaMemcpyAsync(cmd.dst, cmd.src, cmd.bytes, cudaMemcpyDefault, stream));
+        NDL_CUDA_CHECK(dev,
+                       cudaMemcpyAsync(cmd.dst, cmd.src, cmd.bytes, cudaMemcpyDefault, stream));
       break;
     case command_kind::fill:
       NDL_CUDA_CHECK(dev, launch_fill(cmd.dst, cmd.pattern, cmd.pattern_size, cmd.bytes, stream));
@@ -273,8 +290,8 @@ void cuda_backend::execute(std::shared_ptr<detail::command> cmd) {
       const detail::command& d = *dep->owner;
       if (d.device_stream == stream) continue;  // the stream orders them
       if (d.device_marker)
-        NDL_CUDA_CHECK(dev, cudaStreamWaitEvent(stream, static_cast<cudaEvent_t>(d.device_marker),
-                                                0));
+        NDL_CUDA_CHECK(dev,
+                       cudaStreamWaitEvent(stream, static_cast<cudaEvent_t>(d.device_marker), 0));
       else
         NDL_CUDA_CHECK(dev, cudaStreamSynchronize(static_cast<cudaStream_t>(d.device_stream)));
     }
@@ -300,8 +317,8 @@ void cuda_backend::execute(std::shared_ptr<detail::command> cmd) {
     cmd->release_marker = &release_markers;
     if (timed) {
       cmd->device_start_marker = dev.timed_events.acquire();
-      NDL_CUDA_CHECK(dev, cudaEventRecord(static_cast<cudaEvent_t>(cmd->device_start_marker),
-                                          stream));
+      NDL_CUDA_CHECK(dev,
+                     cudaEventRecord(static_cast<cudaEvent_t>(cmd->device_start_marker), stream));
     }
     enqueue(*cmd, dev, stream);
     cudaEvent_t marker = (timed ? dev.timed_events : dev.events).acquire();

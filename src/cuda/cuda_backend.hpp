@@ -20,10 +20,16 @@
 
 namespace ndl::cuda {
 
+/// How the completion thread waits for a command's event (NDL_CUDA_WAIT).
+enum class wait_mode {
+  spin,   ///< cudaEventSynchronize, spinning in the driver (lowest latency)
+  poll,   ///< cudaEventQuery with pauses in between (fewer driver calls while launching)
+  block,  ///< cudaEventSynchronize on blocking-sync events (sleeps; frees the core)
+};
+
 /// One GPU.
 struct cuda_device {
-  /// `blocking_waits`: the completion thread sleeps on events instead of spinning.
-  cuda_device(int ordinal, bool blocking_waits);
+  cuda_device(int ordinal, wait_mode mode);
   ~cuda_device();
   cuda_device(const cuda_device&) = delete;
   cuda_device& operator=(const cuda_device&) = delete;
@@ -46,6 +52,9 @@ struct cuda_device {
 
  private:
   void complete_loop();
+  cudaError_t wait_for(cudaEvent_t e) const;
+
+  wait_mode mode_;
   void start_completer();
 
   cudaEvent_t ref_event_ = nullptr;  // timed, recorded at ref_ns_

@@ -30,9 +30,9 @@ std::vector<ndl::device> gpus() {
   return out;
 }
 
-#define NDL_REQUIRE_GPU()                                                                   \
-  if (gpus().empty())                                                                        \
-  GTEST_SKIP() << "no CUDA device: this machine has no NVIDIA GPU or driver (the CUDA "     \
+#define NDL_REQUIRE_GPU()                                                               \
+  if (gpus().empty())                                                                   \
+  GTEST_SKIP() << "no CUDA device: this machine has no NVIDIA GPU or driver (the CUDA " \
                   "backend was built and reports no devices); run the suite on a GPU host"
 
 ndl::queue cpu_queue() {
@@ -81,9 +81,9 @@ struct tiled_matmul {
 };
 
 struct atomics_kernel {
-  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<const int, 1> in,
-                                ndl::view<int, 1> hist, ndl::view<float, 1> fsum,
-                                ndl::view<int, 1> mm, ndl::view<double, 1> dmm,
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<const int, 1> in, ndl::view<int, 1> hist,
+                                ndl::view<float, 1> fsum, ndl::view<int, 1> mm,
+                                ndl::view<double, 1> dmm,
                                 ndl::view<unsigned long long, 1> bits) const {
     const int v = in[it.get_id(0)];
     const auto u = static_cast<unsigned>(v + 1000);  // inputs are >= -500
@@ -106,7 +106,8 @@ struct atomics_kernel {
 // Local-memory atomics and a work-group reduction through local memory.
 struct group_sum {
   NDL_KERNEL_FN void operator()(ndl::nd_item<1> it, ndl::view<const int, 1> in,
-                                ndl::view<long long, 1> out, ndl::local_accessor<int, 1> acc) const {
+                                ndl::view<long long, 1> out,
+                                ndl::local_accessor<int, 1> acc) const {
     if (it.get_local_id(0) == 0) acc[0] = 0;
     ndl::group_barrier(it.get_group());
     ndl::atomic_ref<int, ndl::memory_order::relaxed, ndl::memory_scope::work_group,
@@ -202,11 +203,13 @@ TEST(cuda_launch_test, ranges_in_1_2_3_dimensions_match_the_cpu) {
     auto launch = [&](const ndl::queue& qq, ndl::array<std::int64_t, 3>& a) {
       ndl::call_kernel(qq, iota3{}, shape, a);
     };
-    EXPECT_EQ(run_on<std::int64_t>(q, shape, launch), run_on<std::int64_t>(cpu_queue(), shape, launch));
+    EXPECT_EQ(run_on<std::int64_t>(q, shape, launch),
+              run_on<std::int64_t>(cpu_queue(), shape, launch));
     auto nd = [&](const ndl::queue& qq, ndl::array<std::int64_t, 3>& a) {
       ndl::call_kernel(qq, nd_ids{}, ndl::nd_range<3>{{8, 12, 64}, {2, 3, 32}}, a);
     };
-    EXPECT_EQ(run_on<std::int64_t>(q, ndl::range<3>{8, 12, 64}, nd), run_on<std::int64_t>(cpu_queue(), ndl::range<3>{8, 12, 64}, nd));
+    EXPECT_EQ(run_on<std::int64_t>(q, ndl::range<3>{8, 12, 64}, nd),
+              run_on<std::int64_t>(cpu_queue(), ndl::range<3>{8, 12, 64}, nd));
   }
 }
 
@@ -270,7 +273,8 @@ TEST(cuda_launch_test, atomics_on_global_and_local_memory_match_the_cpu) {
   EXPECT_EQ(std::get<1>(cpu)[0], 50000.0f);
   EXPECT_EQ(std::get<2>(cpu)[2], static_cast<int>(n));
   EXPECT_EQ(std::get<5>(cpu)[0], std::accumulate(in.begin(), in.end(), 0LL));
-  for (const auto& g : gpus()) EXPECT_EQ(run(ndl::queue(g)), cpu) << g.filter_string();
+  for (const auto& g : gpus())
+    EXPECT_EQ(run(ndl::queue(g)), cpu) << g.filter_string();
 }
 
 TEST(cuda_array_test, strided_slices_read_and_write_like_the_cpu) {
@@ -287,7 +291,8 @@ TEST(cuda_array_test, strided_slices_read_and_write_like_the_cpu) {
     return std::make_tuple(a.to_host(), s.to_host(), f.to_host(), fs.to_host());
   };
   const auto cpu = run(cpu_queue());
-  for (const auto& g : gpus()) EXPECT_EQ(run(ndl::queue(g)), cpu) << g.filter_string();
+  for (const auto& g : gpus())
+    EXPECT_EQ(run(ndl::queue(g)), cpu) << g.filter_string();
 }
 
 TEST(cuda_queue_test, async_chain_keeps_dropped_arrays_alive_and_orders_launches) {
