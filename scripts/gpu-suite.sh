@@ -24,8 +24,9 @@ what=${*:-all}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 if [[ $what == *tests* || $what == all ]]; then
   step cuda_tests "$here/bin/ndl_cuda_tests"
-  step api_tests "$here/bin/ndl_api_tests"
-  step unit_tests "$here/bin/ndl_unit_tests"
+  # A test that hangs the GPU must not hang the run: each binary gets a time limit.
+  step api_tests timeout 300 "$here/bin/ndl_api_tests"
+  step unit_tests timeout 120 "$here/bin/ndl_unit_tests"
   for ex in "$here"/bin/ndl_example_* "$here/bin/ndl_demo"; do
     step "$(basename "$ex")" "$ex"
   done
