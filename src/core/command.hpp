@@ -90,9 +90,9 @@ struct command {
   // Set (release) by the backend once the command is enqueued on its device, after
   // device_marker and device_stream; read (acquire) by later submissions.
   std::atomic<bool> enqueued{false};
-  void* device_marker = nullptr;  // what dependents wait for (a CUDA event), or null
-  void* device_stream = nullptr;  // where the command was enqueued
-  const void* enqueued_by = nullptr;  // the backend that enqueued it
+  void* device_marker = nullptr;        // what dependents wait for (a CUDA event), or null
+  void* device_stream = nullptr;        // where the command was enqueued
+  const void* enqueued_by = nullptr;    // the backend that enqueued it
   void* device_start_marker = nullptr;  // profiling queues: recorded before the command
   void* marker_owner = nullptr;         // the backend's pool of markers
   void (*release_marker)(command&) noexcept = nullptr;  // returns the markers to their pool

@@ -22,8 +22,7 @@ void thread_pool::worker_loop() {
   while (!stop_.load(std::memory_order_acquire)) {
     if (run_one()) continue;
     // Idle: sleep until work arrives (event completions do not wake idle workers).
-    waiter_.wait_for_work(
-        [this] { return stop_.load(std::memory_order_acquire) || has_work(); });
+    waiter_.wait_for_work([this] { return stop_.load(std::memory_order_acquire) || has_work(); });
   }
 }
 

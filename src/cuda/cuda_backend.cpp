@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 
 #include "core/command.hpp"
@@ -130,8 +131,18 @@ void cuda_device::complete_loop() {
       const std::uint64_t end = host_time_of(marker);
       const std::uint64_t shift =
           start < cmd->device_event.t_submit ? cmd->device_event.t_submit - start : 0;
-      cmd->device_event.t_start = start + shift;
-      cmd->device_event.t_end = (end > start ? end : start) + shift;
+      std::uint64_t t_start = start + shift;
+      std::uint64_t t_end = (end > start ? end : start) + shift;
+      // ...nor the mapped end from following the moment the completion was seen.
+      const std::uint64_t now = detail::now_ns();
+      if (t_end > now) {
+        const std::uint64_t late = t_end - now;
+        const std::uint64_t room = t_start - cmd->device_event.t_submit;
+        t_start -= late < room ? late : room;
+        t_end = now;
+      }
+      cmd->device_event.t_start = t_start;
+      cmd->device_event.t_end = t_end;
     }
     // A dependency ordered on the device that failed there (another device lost) fails this
     // command too: it ran on data that was never written.
@@ -239,9 +250,23 @@ void cuda_backend::enqueue(detail::command& cmd, cuda_device& dev, cudaStream_t 
         NDL_CUDA_CHECK(dev,
                        cudaMemcpyAsync(cmd.dst, cmd.src, cmd.bytes, cudaMemcpyDefault, stream));
       break;
-    case command_kind::fill:
+    case command_kind::fill: {
+      if (cmd.bytes == 0) break;
+      cudaPointerAttributes attr{};
+      if (cudaPointerGetAttributes(&attr, cmd.dst) == cudaSuccess &&
+          attr.type == cudaMemoryTypeUnregistered) {
+        // Plain host memory, which no kernel may write: fill it here once the stream has
+        // reached this point (the queue's order holds; the fill is synchronous).
+        NDL_CUDA_CHECK(dev, cudaStreamSynchronize(stream));
+        auto* out = static_cast<unsigned char*>(cmd.dst);
+        for (size_t i = 0; i < cmd.bytes; ++i)
+          std::memcpy(out + i * cmd.pattern_size, cmd.pattern, cmd.pattern_size);
+        break;
+      }
+      (void)cudaGetLastError();  // a failed query leaves no error behind
       NDL_CUDA_CHECK(dev, launch_fill(cmd.dst, cmd.pattern, cmd.pattern_size, cmd.bytes, stream));
       break;
+    }
     case command_kind::strided_read:
     case command_kind::strided_write: {
       const bool read = cmd.kind == command_kind::strided_read;

@@ -342,7 +342,7 @@ NDL_TEST_P(launch_test, async_arguments_are_captured_at_submission) {
   params p{1, 2.0, {'a', 'b', 'c'}, {}, false};
   auto view = out.get_view();
   auto [host, devev] = ndl::call_kernel_async(
-      ndl::cpu_only([g](ndl::item<1>, ndl::view<int, 1> o, int s, params pp) {
+      q, ndl::cpu_only([g](ndl::item<1>, ndl::view<int, 1> o, int s, params pp) {
         g->pass();
         o[0] = s;
         o[1] = pp.a;

@@ -306,8 +306,7 @@ TEST_P(dependency_test, arrays_are_freed_when_a_failed_command_is_recorded) {
 // White-box tests of the runtime's host-side dependency tracking, compiled by the host
 // compiler: they run on the CPU device. Device-side ordering on CUDA streams is covered by
 // tests/cuda and by the API suite, which runs on every device.
-INSTANTIATE_TEST_SUITE_P(dev, dependency_test,
-                         ::testing::ValuesIn(ndl::device::all("cpu")),
+INSTANTIATE_TEST_SUITE_P(dev, dependency_test, ::testing::ValuesIn(ndl::device::all("cpu")),
                          ::ndl_test::device_test_name);
 
 // --- event_state ---------------------------------------------------------------------------

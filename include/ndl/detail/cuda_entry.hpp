@@ -139,8 +139,8 @@ int cuda_nd_entry(const void* payload, const index_space& space, const cuda_laun
     s.gr[d] = space.global[d] / space.local[d];
     const int axis = Dim - 1 - d;
     block[axis] = static_cast<unsigned>(space.local[d]);
-    grid[axis] = static_cast<unsigned>(s.gr[d] < cuda_grid_limit[axis] ? s.gr[d]
-                                                                        : cuda_grid_limit[axis]);
+    grid[axis] =
+        static_cast<unsigned>(s.gr[d] < cuda_grid_limit[axis] ? s.gr[d] : cuda_grid_limit[axis]);
   }
   if (launch.local_bytes > 48 * 1024) {
     // Above the default 48 KB a kernel must opt in (per device: set it on every such launch).
@@ -149,9 +149,9 @@ int cuda_nd_entry(const void* payload, const index_space& space, const cuda_laun
                                                static_cast<int>(launch.local_bytes));
     if (e != cudaSuccess) return static_cast<int>(e);
   }
-  cuda_nd_kernel<Payload, Dim><<<dim3(grid[0], grid[1], grid[2]), dim3(block[0], block[1], block[2]),
-                                 launch.local_bytes, static_cast<cudaStream_t>(launch.stream)>>>(
-      *static_cast<const Payload*>(payload), s);
+  cuda_nd_kernel<Payload, Dim>
+      <<<dim3(grid[0], grid[1], grid[2]), dim3(block[0], block[1], block[2]), launch.local_bytes,
+         static_cast<cudaStream_t>(launch.stream)>>>(*static_cast<const Payload*>(payload), s);
   return static_cast<int>(cudaGetLastError());
 }
 

@@ -81,9 +81,13 @@ class local_accessor {
     return n;
   }
   /// The number of bytes per work-group.
-  NDL_KERNEL_FN size_t bytes() const { return size() * sizeof(T); }
+  NDL_KERNEL_FN size_t bytes() const {
+    return size() * sizeof(T);
+  }
   /// The first element (valid inside a kernel).
-  NDL_KERNEL_FN T* data() const { return data_; }
+  NDL_KERNEL_FN T* data() const {
+    return data_;
+  }
 
  private:
   friend struct detail::local_binding;
