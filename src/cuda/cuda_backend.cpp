@@ -264,6 +264,19 @@ void cuda_backend::enqueue(detail::command& cmd, cuda_device& dev, cudaStream_t 
         break;
       }
       (void)cudaGetLastError();  // a failed query leaves no error behind
+      if (cmd.pattern_size > max_fill_pattern) {
+        // Large elements: copy the first one, then double the filled prefix each time.
+        auto* out = static_cast<unsigned char*>(cmd.dst);
+        NDL_CUDA_CHECK(
+            dev, cudaMemcpyAsync(out, cmd.pattern, cmd.pattern_size, cudaMemcpyDefault, stream));
+        for (size_t done = 1; done < cmd.bytes;) {
+          const size_t n = done < cmd.bytes - done ? done : cmd.bytes - done;
+          NDL_CUDA_CHECK(dev, cudaMemcpyAsync(out + done * cmd.pattern_size, out,
+                                              n * cmd.pattern_size, cudaMemcpyDefault, stream));
+          done += n;
+        }
+        break;
+      }
       NDL_CUDA_CHECK(dev, launch_fill(cmd.dst, cmd.pattern, cmd.pattern_size, cmd.bytes, stream));
       break;
     }

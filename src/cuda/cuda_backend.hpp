@@ -90,6 +90,9 @@ class cuda_backend final : public detail::backend {
   std::vector<std::unique_ptr<cuda_device>> devices_;
 };
 
+/// The largest element launch_fill() takes; larger ones are filled by copies.
+inline constexpr size_t max_fill_pattern = 64;
+
 /// Fills `count` elements of `size` bytes at `dst` with `pattern` (at most 64 bytes).
 cudaError_t launch_fill(void* dst, const unsigned char* pattern, size_t size, size_t count,
                         cudaStream_t stream);

@@ -74,6 +74,7 @@ cudaError_t strided_as(void* strided, void* packed, bool to_packed, const stride
 cudaError_t launch_fill(void* dst, const unsigned char* pattern, size_t size, size_t count,
                         cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
+  if (size > sizeof(pattern_bytes::b)) return cudaErrorInvalidValue;
   const auto addr = reinterpret_cast<std::uintptr_t>(dst);
   const unsigned grid = blocks_for(count, 256);
   auto typed = [&](auto zero) {
