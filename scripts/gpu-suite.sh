@@ -45,8 +45,8 @@ if [[ $what == *sanitizer* || $what == all ]]; then
   done
 fi
 if [[ $what == *bench* || $what == all ]]; then
-  # The completion thread spinning (the default), polling, and sleeping (NDL_CUDA_WAIT).
-  for mode in spin poll block; do
+  # The completion thread sleeping (the default), spinning and polling (NDL_CUDA_WAIT).
+  for mode in block spin poll; do
     step "bench_cuda_launch_$mode" env NDL_CUDA_WAIT=$mode "$here/bin/ndl_bench_cuda_launch" \
       --json="$logs/cuda_launch_$mode.json"
     echo "NDL_CUDA_WAIT=$mode"

@@ -22,9 +22,9 @@ namespace ndl::cuda {
 
 /// How the completion thread waits for a command's event (NDL_CUDA_WAIT).
 enum class wait_mode {
-  spin,   ///< cudaEventSynchronize, spinning in the driver (lowest latency)
-  poll,   ///< cudaEventQuery with pauses in between (fewer driver calls while launching)
-  block,  ///< cudaEventSynchronize on blocking-sync events (sleeps; frees the core)
+  block,  ///< cudaEventSynchronize on blocking-sync events (sleeps; the default)
+  spin,   ///< cudaEventSynchronize, spinning in the driver
+  poll,   ///< cudaEventQuery with pauses in between
 };
 
 /// One GPU.
