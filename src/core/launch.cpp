@@ -71,16 +71,15 @@ void validate(const queue_impl& q, const kernel_record& r) {
                 "kernel '" + kernel_name(r) + "' asks for " + std::to_string(r.local_bytes) +
                     " bytes of local memory per work-group; device " + q.device().filter + " has " +
                     std::to_string(q.device().info.local_memory_bytes));
-  if (q.device().backend_type == backend_kind::cuda && !r.cuda_entry && r.cpu_only)
-    throw_error(errc::unsupported, "kernel '" + kernel_name(r) +
-                                       "' runs on CPU devices only (it is marked ndl::cpu_only "
-                                       "or is a plain function), not on " +
-                                       q.device().filter);
   if (q.device().backend_type == backend_kind::cuda && !r.cuda_entry)
     throw_error(errc::unsupported,
                 "kernel '" + kernel_name(r) +
-                    "' was not compiled for CUDA devices: compile the "
-                    "file that launches it with the CUDA compiler (ndl_add_cuda_sources in CMake)");
+                    (r.cpu_only ? "' runs on CPU devices only (it is marked ndl::cpu_only or is a "
+                                  "plain function), not on " +
+                                      q.device().filter
+                                : std::string("' was not compiled for CUDA devices: compile the "
+                                              "file that launches it with the CUDA compiler "
+                                              "(ndl_add_cuda_sources in CMake)")));
   if (q.device().backend_type == backend_kind::cpu && !r.cpu_entry)
     throw_error(errc::unsupported,
                 "kernel '" + kernel_name(r) + "' has no entry point for the CPU device");

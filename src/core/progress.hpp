@@ -47,6 +47,15 @@ class progress {
   /// Spin iterations before sleeping (each one a pause instruction).
   static constexpr int spin_iterations = 20000;
 
+  /// One spin-wait pause (a pause instruction where there is one).
+  static void pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
+
  private:
   static void bump(std::atomic<std::uint32_t>& epoch, std::atomic<int>& sleepers) noexcept {
     // seq_cst pairs with the sleepers increment in sleep_until(): either the waiter sees
@@ -81,17 +90,6 @@ class progress {
   bool help();
   bool has_work() const;
 
- public:
-  /// One spin-wait pause (a pause instruction where there is one).
-  static void pause() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
-  }
-
- private:
   std::atomic<std::uint32_t> epoch_{0};
   std::atomic<int> sleepers_{0};
   std::atomic<std::uint32_t> work_epoch_{0};

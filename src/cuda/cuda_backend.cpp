@@ -15,15 +15,6 @@ namespace ndl::cuda {
 
 namespace {
 
-bool is_row_major(int dims, const size_t* shape, const ptrdiff_t* strides) {
-  ptrdiff_t expect = 1;
-  for (int d = dims - 1; d >= 0; --d) {
-    if (shape[d] != 1 && strides[d] != expect) return false;
-    expect *= static_cast<ptrdiff_t>(shape[d]);
-  }
-  return true;
-}
-
 void release_markers(detail::command& cmd) noexcept {
   auto* dev = static_cast<cuda_device*>(cmd.marker_owner);
   const bool timed = cmd.device_start_marker != nullptr;
@@ -193,7 +184,6 @@ wait_mode wait_mode_from_env() {
   if (!env || !*env || std::string_view(env) == "block") return wait_mode::block;
   if (std::string_view(env) == "spin") return wait_mode::spin;
   if (std::string_view(env) == "poll") return wait_mode::poll;
-  if (std::string_view(env) == "block") return wait_mode::block;
   detail::throw_error(errc::invalid_argument, "NDL_CUDA_WAIT='" + std::string(env) +
                                                   "' is not one of 'spin', 'poll', 'block'");
 }
@@ -293,12 +283,8 @@ void cuda_backend::enqueue(detail::command& cmd, cuda_device& dev, cudaStream_t 
       if (bytes == 0) break;
       void* strided = read ? const_cast<void*>(cmd.src) : cmd.dst;
       void* host = read ? cmd.dst : const_cast<void*>(cmd.src);
-      if (is_row_major(cmd.dims, cmd.shape, cmd.strides)) {
-        NDL_CUDA_CHECK(dev, cudaMemcpyAsync(read ? host : strided, read ? strided : host, bytes,
-                                            cudaMemcpyDefault, stream));
-        break;
-      }
-      // Gather into (or scatter from) a packed buffer on the device, copied from/to the host.
+      // (Contiguous arrays arrive as plain copies.) Gather into (or scatter from) a packed buffer
+      // on the device, copied from/to the host.
       void* packed = nullptr;
       NDL_CUDA_CHECK(dev, cudaMallocAsync(&packed, bytes, stream));
       if (!read)
