@@ -393,7 +393,10 @@ void call_kernel(const queue& q, const Kernel& kernel, const Space& space, const
 ///
 /// The device event completes when the kernel has finished; the host event after it, once
 /// every `ndl::array` argument has been released. Until then the arrays stay allocated even
-/// if the caller drops every reference to them and to both events.
+/// if the caller drops every reference to them and to both events. Commands that depend on
+/// this launch (and later commands of an in-order queue) wait for its device event only, so
+/// host events of different launches may complete in either order: wait on each host event
+/// whose release you rely on, or on the queue.
 ///
 /// @code
 /// auto [host, dev] = ndl::call_kernel_async(add, ndl::range{n}, {}, a, b, c);

@@ -63,8 +63,12 @@ NDL_TEST_P(event_test, status_goes_from_submitted_to_running_to_complete) {
   EXPECT_FALSE(second.host_event.is_complete());
   g->open();
   second.host_event.wait();
+  // In order: the second command started only after the first's device event completed.
   EXPECT_EQ(first.device_event.status(), ndl::event_status::complete);
   EXPECT_EQ(second.device_event.status(), ndl::event_status::complete);
+  // Host events of different commands are not ordered with each other: the first's arguments
+  // may still be being released while the second runs (this once failed CI).
+  first.host_event.wait();
   EXPECT_EQ(first.host_event.status(), ndl::event_status::complete);
   EXPECT_FALSE(first.device_event.has_error());
   EXPECT_EQ(g->timeouts.load(), 0);
