@@ -4,11 +4,14 @@
 
 #include <cstdlib>
 
+#include "core/fault.hpp"
 #include "core/queue_impl.hpp"
 #include "core/runtime.hpp"
 #include "ndl/error.hpp"
 
 namespace ndl::detail {
+
+std::atomic<long> live_commands{0};
 
 std::string demangle(const std::type_info& t) {
   int status = 0;
@@ -75,6 +78,15 @@ void start(const std::shared_ptr<command>& cmd) noexcept {
     // Still goes through the backend, which skips a cancelled command's work and finishes
     // it from its own loop: finishing here would recurse once per link of a long chain.
     cmd->cancelled.store(true, std::memory_order_relaxed);
+  } else {
+    // Fault injection fails the command as its backend would, for every backend: it is
+    // cancelled with its failure set, and the backend finishes it without running it.
+    const fault_site site =
+        cmd->kind == command_kind::kernel ? fault_site::launch : fault_site::copy;
+    if (const auto call = fault_injection::fires(site))
+      cmd->fail(std::make_exception_ptr(error(
+          errc::backend_failure, cmd->describe() + " failed on " + cmd->queue->device().filter +
+                                     ": " + fault_injection::describe(site, call))));
   }
   if (cmd->device_event.profiling()) cmd->device_event.t_start = now_ns();
   try {

@@ -25,14 +25,20 @@ enum class command_kind {
   strided_write,  // contiguous row-major -> strided array
 };
 
+/// Command objects alive (get_runtime_stats(); leak checks). Relaxed: a count read by tests
+/// after they have waited, which orders it; nothing else depends on it.
+extern std::atomic<long> live_commands;
+
 struct command {
   command(command_kind k, std::shared_ptr<queue_impl> q, bool profiling)
       : kind(k), queue(std::move(q)), device_event(profiling), host_event(profiling) {
     device_event.owner = this;
     host_event.owner = this;
+    live_commands.fetch_add(1, std::memory_order_relaxed);
   }
   ~command() {
     if (release_marker) release_marker(*this);
+    live_commands.fetch_sub(1, std::memory_order_relaxed);
   }
   command(const command&) = delete;
   command& operator=(const command&) = delete;

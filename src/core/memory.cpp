@@ -3,8 +3,10 @@
 #include <mutex>
 #include <string>
 
+#include "core/fault.hpp"
 #include "core/queue_impl.hpp"
 #include "core/runtime.hpp"
+#include "core/stats.hpp"
 #include "ndl/error.hpp"
 #include "ndl/memory/array.hpp"
 #include "ndl/memory/usm.hpp"
@@ -26,6 +28,7 @@ class usm_registry {
   void add(void* p, allocation a) {
     std::lock_guard lock(mutex_);
     map_.emplace(reinterpret_cast<std::uintptr_t>(p), a);
+    bytes_ += a.bytes;
   }
   bool remove(void* p, const device_impl* expected_dev, allocation& out) {
     std::lock_guard lock(mutex_);
@@ -36,8 +39,14 @@ class usm_registry {
       return false;
     }
     out = it->second;
+    bytes_ -= it->second.bytes;
     map_.erase(it);
     return true;
+  }
+  void totals(size_t& count, size_t& bytes) {
+    std::lock_guard lock(mutex_);
+    count = map_.size();
+    bytes = bytes_;
   }
   pointer_info find(const void* p) {
     std::lock_guard lock(mutex_);
@@ -52,6 +61,7 @@ class usm_registry {
  private:
   std::mutex mutex_;
   std::map<std::uintptr_t, allocation> map_;
+  size_t bytes_ = 0;  // the sum of map_'s sizes
 };
 
 usm_registry& registry() {
@@ -68,10 +78,27 @@ std::string hex(const void* p) {
 
 }  // namespace
 
+runtime_stats get_runtime_stats() {
+  runtime_stats s;
+  // Acquire pairs with the release decrements in finish_command().
+  s.commands_in_flight = runtime::get().in_flight.load(std::memory_order_acquire);
+  s.commands_alive = live_commands.load(std::memory_order_relaxed);
+  registry().totals(s.usm_allocations, s.usm_bytes);
+  return s;
+}
+
 void throw_size_overflow(size_t count, size_t element_size) {
   throw_error(errc::out_of_memory, "cannot allocate " + std::to_string(count) + " elements of " +
                                        std::to_string(element_size) +
                                        " bytes: the size overflows 64 bits");
+}
+
+void throw_shape_overflow(int dims, const size_t* shape) {
+  std::string text = "{";
+  for (int d = 0; d < dims; ++d)
+    text += (d ? ", " : "") + std::to_string(shape[d]);
+  throw_error(errc::out_of_memory, "cannot allocate an array of shape " + text +
+                                       "}: its element count overflows 64 bits");
 }
 
 usm_block::usm_block(size_t bytes, const queue& q, usm_kind kind)
@@ -179,6 +206,11 @@ std::string_view to_string(usm_kind kind) noexcept {
 
 void* malloc(size_t bytes, const queue& q, usm_kind kind) {
   const auto& dev = q.impl()->device();
+  if (const auto call = detail::fault_injection::fires(detail::fault_site::alloc))
+    detail::throw_error(errc::out_of_memory,
+                        "cannot allocate " + std::to_string(bytes) + " bytes of " +
+                            std::string(to_string(kind)) + " memory on " + dev.filter + ": " +
+                            detail::fault_injection::describe(detail::fault_site::alloc, call));
   // A zero-byte request still gets a unique pointer, so that every allocation can be freed
   // and told apart.
   void* p = dev.owner->allocate(dev.ordinal, kind, bytes ? bytes : 1);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "core/fault.hpp"
 #include "core/queue_impl.hpp"
 #include "ndl/error.hpp"
 
@@ -57,6 +58,11 @@ std::shared_ptr<command> queue_impl::make_command(command_kind kind,
 }
 
 void queue_impl::submit(const std::shared_ptr<command>& cmd, event_list deps) {
+  // Before anything is registered: a failed submission leaves no trace in the queue.
+  if (const auto call = fault_injection::fires(fault_site::submit))
+    throw_error(errc::backend_failure,
+                "submitting " + cmd->describe() + " to " + describe() +
+                    " failed: " + fault_injection::describe(fault_site::submit, call));
   in_flight_.fetch_add(1, std::memory_order_relaxed);
   runtime::get().in_flight.fetch_add(1, std::memory_order_relaxed);
   for (const event& e : deps) {

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/fault.hpp"
 #include "core/queue_impl.hpp"
 #include "ndl/error.hpp"
 
@@ -18,6 +19,8 @@ runtime& runtime::get() {
 }
 
 runtime::runtime() {
+  // First: a malformed NDL_FAULT fails the start before any thread is created.
+  fault_injection::arm_from_environment();
   backends_ = create_backends(progress_);
   for (auto& b : backends_) {
     helpers_.push_back(b.get());
