@@ -2,6 +2,7 @@
 /// `ndl::array<T, Dim>`: an owning, reference-counted n-dimensional array bound to a queue.
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <span>
 #include <type_traits>
@@ -78,6 +79,27 @@ NDL_API event copy_host_to_strided(const queue& q, std::shared_ptr<const void> o
 [[noreturn]] NDL_API void throw_empty_array();
 /// Throws invalid_argument for a host buffer whose size does not match the array's.
 [[noreturn]] NDL_API void throw_size_mismatch(size_t expected, size_t got);
+/// Throws out_of_memory: an array shape whose element count does not fit a signed 64-bit
+/// integer (strides and offsets are signed).
+[[noreturn]] NDL_API void throw_shape_overflow(int dims, const size_t* shape);
+
+/// The number of elements of `shape`, checked: a product that overflows throws instead of
+/// wrapping to a small (or zero) size. A zero extent anywhere makes the count zero.
+template <int Dim>
+size_t checked_element_count(const range<Dim>& shape) {
+  size_t n = 1;
+  for (int d = 0; d < Dim; ++d)
+    if (shape[d] == 0) return 0;
+  for (int d = 0; d < Dim; ++d)
+    if (__builtin_mul_overflow(n, shape[d], &n) ||
+        n > static_cast<size_t>(std::numeric_limits<ptrdiff_t>::max())) {
+      size_t extents[Dim];
+      for (int e = 0; e < Dim; ++e)
+        extents[e] = shape[e];
+      throw_shape_overflow(Dim, extents);
+    }
+  return n;
+}
 
 template <class S>
 inline constexpr bool is_index_v = std::is_integral_v<S>;
@@ -118,7 +140,7 @@ class array {
                  usm_kind kind = usm_kind::device) {
     for (int d = 0; d < Dim; ++d)
       shape_[d] = shape[d];
-    const size_t n = shape.size();
+    const size_t n = detail::checked_element_count(shape);
     owner_ = std::make_shared<detail::usm_block>(detail::checked_bytes<T>(n), q, kind);
     data_ = static_cast<T*>(owner_->data());
     ptrdiff_t s = 1;
