@@ -1,0 +1,91 @@
+// Sizes, clocks and runtime counters shared by the stress tests.
+//
+// Every stress test states its size at the scale a developer's Debug build runs in CI
+// (a few seconds per test on two cores) and asks scaled() for the size to run:
+//
+//   NDL_STRESS_SCALE=10 ./ndl_stress_tests    # ten times larger, for manual runs
+//   NDL_STRESS_SCALE=0.1 ./ndl_stress_tests   # a quick smoke run
+//
+// Sanitizer builds run a fixed fraction of that (ThreadSanitizer and AddressSanitizer make
+// launches 5-20 times slower), so that the whole suite stays within its ctest timeout there
+// too. Each test prints the sizes it used and its wall time on a "[ stress ]" line.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <string>
+
+namespace ndl_stress {
+
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool under_asan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool under_asan = true;
+#else
+inline constexpr bool under_asan = false;
+#endif
+#else
+inline constexpr bool under_asan = false;
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool under_tsan = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool under_tsan = true;
+#else
+inline constexpr bool under_tsan = false;
+#endif
+#else
+inline constexpr bool under_tsan = false;
+#endif
+
+/// True in sanitizer builds: their allocators replace malloc, so heap statistics mean
+/// nothing there, and everything runs slower.
+inline constexpr bool under_sanitizer = under_asan || under_tsan;
+
+/// The share of the CI size that sanitizer builds run.
+inline constexpr double sanitizer_share = under_tsan ? 1.0 / 20 : under_asan ? 1.0 / 4 : 1.0;
+
+/// NDL_STRESS_SCALE (a positive number, default 1), read once. Defined in stress_runtime.cpp.
+double scale();
+
+/// `ci_size` times NDL_STRESS_SCALE (times sanitizer_share in sanitizer builds), and at least
+/// `minimum`.
+inline std::size_t scaled(std::size_t ci_size, std::size_t minimum = 1) {
+  const double n = static_cast<double>(ci_size) * scale() * sanitizer_share;
+  return std::max(minimum, static_cast<std::size_t>(n));
+}
+
+/// Commands submitted and not yet finished, in every queue of the process (the runtime's
+/// own counter).
+long in_flight();
+
+/// Waits, without running work on this thread, until no command is in flight; false after
+/// `limit`.
+bool settle(std::chrono::seconds limit = std::chrono::seconds(30));
+
+/// Bytes of heap in use (glibc mallinfo2().uordblks); 0 where that is unavailable.
+std::size_t heap_in_use();
+
+/// Measures wall time from construction.
+class stopwatch {
+ public:
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+/// Prints "[ stress ] <what>: <sizes>, <seconds> s" (the figures docs/reliability.md quotes).
+inline void report(const std::string& what, const std::string& sizes, double seconds) {
+  std::printf("[ stress ] %s: %s, %.2f s\n", what.c_str(), sizes.c_str(), seconds);
+  std::fflush(stdout);
+}
+
+}  // namespace ndl_stress
