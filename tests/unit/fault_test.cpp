@@ -22,6 +22,33 @@
 #include "support/devices.hpp"
 #include "support/test_util.hpp"
 
+// The huge-array test asks for 2^60 bytes and expects a clean out_of_memory error; the
+// sanitizers' allocators abort on such requests unless told to return null like malloc does.
+#if defined(__SANITIZE_ADDRESS__)
+#define NDL_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NDL_TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define NDL_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NDL_TEST_TSAN 1
+#endif
+#endif
+#ifdef NDL_TEST_ASAN
+extern "C" const char* __asan_default_options() {
+  return "allocator_may_return_null=1";
+}
+#endif
+#ifdef NDL_TEST_TSAN
+extern "C" const char* __tsan_default_options() {
+  return "allocator_may_return_null=1";
+}
+#endif
+
 namespace {
 
 using ndl::detail::fault_injection;
@@ -210,6 +237,25 @@ TEST_P(fault_test, failed_allocations_raise_out_of_memory_and_leak_nothing) {
       ndl::errc::out_of_memory, injected(fault_site::alloc, 2));
   EXPECT_EQ(fault_injection::fired(fault_site::alloc), 1u);
   fault_injection::disarm_all();
+  expect_recovered(q);
+}
+
+// Out of memory for real: huge arrays fail as huge USM allocations do, register nothing and
+// leave the device usable.
+TEST_P(fault_test, huge_arrays_raise_out_of_memory_and_leak_nothing) {
+  auto q = make_queue();
+  const size_t huge = size_t{1} << 60;
+  for (auto kind : {ndl::usm_kind::device, ndl::usm_kind::shared, ndl::usm_kind::host})
+    NDL_EXPECT_ERROR((ndl::array<char>(ndl::range{huge}, q, ndl::layout::c, kind)),
+                     ndl::errc::out_of_memory, "cannot allocate " + std::to_string(huge),
+                     std::string(ndl::to_string(kind)), dev().filter_string());
+  // 2^58 elements of 4 bytes: no overflow, just too much.
+  NDL_EXPECT_ERROR((ndl::array<float, 2>::zeros({size_t{1} << 29, size_t{1} << 29}, q)),
+                   ndl::errc::out_of_memory, "cannot allocate " + std::to_string(huge));
+  NDL_EXPECT_ERROR(
+      (ndl::array<int, 3>::full({size_t{1} << 20, size_t{1} << 20, size_t{1} << 18}, 1, q)),
+      ndl::errc::out_of_memory, "cannot allocate " + std::to_string(huge));
+  EXPECT_TRUE(back_to(base_));
   expect_recovered(q);
 }
 
