@@ -53,7 +53,7 @@ NDL_TEST_P(chain_stress_test, a_million_dependent_launches_return_their_memory) 
   last.wait();
   q.wait();
   ASSERT_TRUE(ndl_stress::settle());
-  const long in_flight_before = ndl_stress::in_flight();
+  const ndl_stress::runtime_counts before = ndl_stress::counts();
   const std::size_t heap_before = ndl_stress::heap_in_use();
 
   const stopwatch clock;
@@ -71,6 +71,10 @@ NDL_TEST_P(chain_stress_test, a_million_dependent_launches_return_their_memory) 
     if (i % (length / 4) == 0 && i != length) {
       last.wait();
       ASSERT_TRUE(ndl_stress::settle()) << "commands still in flight after the chain caught up";
+      // Alive now: the commands of `last` and `throttle`, where `before` counted one.
+      ASSERT_TRUE(ndl_stress::settle_alive(before.commands_alive + 1))
+          << ndl_stress::counts().commands_alive - before.commands_alive
+          << " more commands alive after " << i << " launches";
       samples.push_back(ndl_stress::heap_in_use());
     }
   }
@@ -79,18 +83,29 @@ NDL_TEST_P(chain_stress_test, a_million_dependent_launches_return_their_memory) 
   q.wait();
   const double seconds = clock.seconds();
   ASSERT_TRUE(ndl_stress::settle()) << "commands still in flight after queue::wait()";
-  const std::size_t heap_end = ndl_stress::heap_in_use();
   throttle = ndl::event();
+  EXPECT_TRUE(ndl_stress::settle_alive(before.commands_alive))
+      << ndl_stress::counts().commands_alive - before.commands_alive
+      << " more commands alive after the chain";
+  const ndl_stress::runtime_counts after = ndl_stress::counts();
+  const std::size_t heap_end = ndl_stress::heap_in_use();
 
   EXPECT_EQ(counter.to_host(), std::vector<long>{static_cast<long>(length) + 2000});
-  EXPECT_EQ(ndl_stress::in_flight(), in_flight_before);
+  EXPECT_EQ(after.in_flight, 0);
+  EXPECT_EQ(after.commands_alive, before.commands_alive);
+  EXPECT_EQ(after.usm_allocations, before.usm_allocations);
+  EXPECT_EQ(after.usm_bytes, before.usm_bytes);
   EXPECT_TRUE(early.expired()) << "a finished command is kept alive by the chain after it";
   EXPECT_TRUE(middle.expired()) << "a finished command is kept alive by the chain after it";
   last = ndl::event();
   EXPECT_EQ(std::weak_ptr<const void>(counter.owner()).use_count(), 1)
       << "finished launches still hold the counter array";
 
-  std::string heap = "heap in use before " + kib(heap_before) + ", at 1/4, 1/2, 3/4:";
+  std::string heap = "commands alive " + std::to_string(before.commands_alive) + " -> " +
+                     std::to_string(after.commands_alive) + ", USM allocations " +
+                     std::to_string(before.usm_allocations) + " -> " +
+                     std::to_string(after.usm_allocations) + ", heap in use before " +
+                     kib(heap_before) + ", at 1/4, 1/2, 3/4:";
   for (std::size_t s : samples)
     heap += " " + kib(s);
   heap += ", after " + kib(heap_end);
@@ -126,7 +141,7 @@ struct fan_counters {
 NDL_TEST_P(failure_stress_test, fan_out_fan_in_after_a_failure) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
   const ndl::size_t width = scaled(64, 8);
-  const int rounds = static_cast<int>(scaled(40, 4));
+  const int rounds = static_cast<int>(scaled(100, 4));
   const stopwatch clock;
   auto q = make_queue(/*in_order=*/false);
   auto in_order = make_queue(/*in_order=*/true);
@@ -197,7 +212,7 @@ NDL_TEST_P(failure_stress_test, fan_out_fan_in_after_a_failure) {
 // of hanging.
 NDL_TEST_P(failure_stress_test, long_chain_broken_in_the_middle) {
   NDL_SKIP_UNLESS_HOST_KERNELS();
-  const ndl::size_t length = scaled(20000, 100);
+  const ndl::size_t length = scaled(50000, 100);
   const ndl::size_t broken = length / 2;
   const stopwatch clock;
   auto q = make_queue(/*in_order=*/false);

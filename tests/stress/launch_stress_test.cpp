@@ -133,8 +133,10 @@ class dropped_handles_stress_test : public ndl_test::device_test {};
 // dropped right after submission; the launches keep the array alive until they are done.
 NDL_TEST_P(dropped_handles_stress_test, events_and_arrays_dropped_after_async_launches) {
   const int threads = 4;
-  const ndl::size_t steps = scaled(5000, 50);
+  const ndl::size_t steps = scaled(10000, 100);
   constexpr ndl::size_t width = 16;
+  ASSERT_TRUE(ndl_stress::settle());
+  const ndl_stress::runtime_counts before = ndl_stress::counts();
   const stopwatch clock;
   const ndl::queue queues[2] = {make_queue(/*in_order=*/true), make_queue(/*in_order=*/false)};
   auto out = ndl::array<int, 2>::full({static_cast<ndl::size_t>(threads), steps}, -1, make_queue());
@@ -180,6 +182,12 @@ NDL_TEST_P(dropped_handles_stress_test, events_and_arrays_dropped_after_async_la
   for (const auto& list : watched)
     for (const auto& w : list)
       EXPECT_TRUE(w.expired()) << "a finished launch still holds its array argument";
+  // Nothing of the dropped launches is left: no command, no temporary array.
+  EXPECT_TRUE(ndl_stress::settle_alive(before.commands_alive));
+  const ndl_stress::runtime_counts after = ndl_stress::counts();
+  EXPECT_EQ(after.in_flight, 0);
+  EXPECT_EQ(after.commands_alive, before.commands_alive);
+  EXPECT_EQ(after.usm_allocations, before.usm_allocations + 1) << "only `out` remains";
   report("dropped events and arrays",
          std::to_string(threads) + " threads x " + std::to_string(steps) +
              " steps (2 launches each, a temporary array, every handle dropped)",

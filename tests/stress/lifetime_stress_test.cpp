@@ -36,8 +36,10 @@ class queue_lifetime_stress_test : public ndl_test::device_test {};
 // surviving queue, so that in those rounds nothing but A's own commands holds queue A.
 NDL_TEST_P(queue_lifetime_stress_test, queues_dropped_with_dependent_chains_in_flight) {
   const int threads = 2;
-  const ndl::size_t rounds = scaled(400, 20);
+  const ndl::size_t rounds = scaled(1000, 40);
   constexpr ndl::size_t links = 32;
+  ASSERT_TRUE(ndl_stress::settle());
+  const ndl_stress::runtime_counts before = ndl_stress::counts();
   const stopwatch clock;
   const ndl::queue keeper = make_queue();
   int* result = ndl::malloc_device<int>(rounds, keeper);
@@ -95,6 +97,12 @@ NDL_TEST_P(queue_lifetime_stress_test, queues_dropped_with_dependent_chains_in_f
     ASSERT_EQ(host[r], static_cast<int>(links * (links + 1) / 2)) << "round " << r;
   ndl::free(scratch, keeper);
   ndl::free(result, keeper);
+  // Every command, queue and array of the rounds is gone.
+  EXPECT_TRUE(ndl_stress::settle_alive(before.commands_alive));
+  const ndl_stress::runtime_counts after = ndl_stress::counts();
+  EXPECT_EQ(after.commands_alive, before.commands_alive);
+  EXPECT_EQ(after.usm_allocations, before.usm_allocations);
+  EXPECT_EQ(after.usm_bytes, before.usm_bytes);
   report("queues dropped with work in flight",
          std::to_string(rounds) + " rounds on " + std::to_string(threads) +
              " threads, 2 chains of " + std::to_string(links) + " launches across 2 queues each; " +
@@ -125,7 +133,7 @@ struct exit_reporter {
 NDL_TEST_PROBE(stress_exit_with_thousands_pending) {
   static exit_reporter reporter;
   const int threads = 8;
-  const ndl::size_t per_thread = scaled(1000, 50);
+  const ndl::size_t per_thread = scaled(5000, 50);
   reporter.expected = threads * static_cast<long>(per_thread);
   const ndl::device cpu{"cpu"};  // starts the runtime
   const ndl::queue shared(cpu, {.in_order = false});
@@ -177,7 +185,7 @@ NDL_TEST(exit_stress_test, exit_with_thousands_of_commands_pending_completes_the
   EXPECT_FALSE(r.timed_out) << r.output;
   EXPECT_EQ(r.signal, 0) << r.output;
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  const long expected = 8 * static_cast<long>(scaled(1000, 50));
+  const long expected = 8 * static_cast<long>(scaled(5000, 50));
   EXPECT_NE(
       r.output.find("completed " + std::to_string(expected) + " of " + std::to_string(expected)),
       std::string::npos)

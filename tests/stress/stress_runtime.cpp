@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "core/runtime.hpp"
+#include "core/stats.hpp"
 #include "stress/stress_util.hpp"
 
 namespace ndl_stress {
@@ -26,9 +26,18 @@ double scale() {
   return value;
 }
 
-long in_flight() {
-  // Acquire pairs with the release decrement in finish_command().
-  return ndl::detail::runtime::get().in_flight.load(std::memory_order_acquire);
+runtime_counts counts() {
+  const ndl::detail::runtime_stats s = ndl::detail::get_runtime_stats();
+  return {s.commands_in_flight, s.commands_alive, s.usm_allocations, s.usm_bytes};
+}
+
+bool settle_alive(long commands_alive, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (counts().commands_alive > commands_alive) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
 }
 
 bool settle(std::chrono::seconds limit) {

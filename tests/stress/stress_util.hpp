@@ -60,9 +60,24 @@ inline std::size_t scaled(std::size_t ci_size, std::size_t minimum = 1) {
   return std::max(minimum, static_cast<std::size_t>(n));
 }
 
-/// Commands submitted and not yet finished, in every queue of the process (the runtime's
-/// own counter).
-long in_flight();
+/// What the runtime holds (its own counters, ndl::detail::get_runtime_stats()).
+struct runtime_counts {
+  long in_flight = 0;               ///< commands submitted and not yet finished, in every queue
+  long commands_alive = 0;          ///< command objects alive (in flight, or held by an event)
+  std::size_t usm_allocations = 0;  ///< live USM allocations, arrays' storage included
+  std::size_t usm_bytes = 0;        ///< their bytes
+};
+runtime_counts counts();
+
+/// Commands submitted and not yet finished, in every queue of the process.
+inline long in_flight() {
+  return counts().in_flight;
+}
+
+/// Waits, without running work on this thread, until at most `commands_alive` command
+/// objects are alive (a finished command is destroyed shortly after it stops counting as
+/// in flight); false after `limit`.
+bool settle_alive(long commands_alive, std::chrono::seconds limit = std::chrono::seconds(30));
 
 /// Waits, without running work on this thread, until no command is in flight; false after
 /// `limit`.
