@@ -137,7 +137,6 @@ NDL_TEST_PROBE(stress_exit_with_thousands_pending) {
   reporter.expected = threads * static_cast<long>(per_thread);
   const ndl::device cpu{"cpu"};  // starts the runtime
   const ndl::queue shared(cpu, {.in_order = false});
-  std::atomic_thread_fence(std::memory_order_seq_cst);
   std::atexit([] { exit_probe_open.store(true, std::memory_order_release); });
   const ndl::event gate =
       ndl::call_kernel_async(shared, ndl::cpu_only([](ndl::item<1>) {
