@@ -65,7 +65,7 @@ class fault_injection {
   }
 
   /// "fault injected at <site> call <n>", for the messages of injected failures.
-  static std::string describe(fault_site site, std::uint64_t call);
+  NDL_API static std::string describe(fault_site site, std::uint64_t call);
 
  private:
   NDL_API static std::uint64_t fires_slow(fault_site site) noexcept;

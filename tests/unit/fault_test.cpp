@@ -516,7 +516,7 @@ TEST_P(fault_test, a_failed_submission_leaves_no_dependency_behind) {
 // commands in flight that use it).
 struct usm_guard {
   const ndl::queue& q;
-  int* p = nullptr;
+  unsigned* p = nullptr;
   ~usm_guard() {
     ndl_test::drain(q);
     ndl::free(p, q);
@@ -525,33 +525,34 @@ struct usm_guard {
 
 // A small workload: three allocations, a copy in, a fill, a memcpy, three dependent launches
 // and a copy out; the result is 4 * i + 2. On an in-order queue the commands are ordered by
-// the queue only; on an out-of-order queue by their events.
-std::vector<int> workload(const ndl::queue& q) {
+// the queue only; on an out-of-order queue by their events. (Unsigned: on an in-order queue
+// the launches after a failed command still run, on whatever the memory holds.)
+std::vector<unsigned> workload(const ndl::queue& q) {
   const bool in_order = q.is_in_order();
-  std::vector<int> host(n);
+  std::vector<unsigned> host(n);
   std::iota(host.begin(), host.end(), 0);
   usm_guard scratch{q};
-  auto a = ndl::array<int>::from_host(host, q);
-  auto b = ndl::array<int>::zeros({n}, q);
-  scratch.p = ndl::malloc_device<int>(n, q);
-  const ndl::event copied = q.memcpy_async(scratch.p, host.data(), n * sizeof(int));
+  auto a = ndl::array<unsigned>::from_host(host, q);
+  auto b = ndl::array<unsigned>::zeros({n}, q);
+  scratch.p = ndl::malloc_device<unsigned>(n, q);
+  const ndl::event copied = q.memcpy_async(scratch.p, host.data(), n * sizeof(unsigned));
   // event_list does not own its events: return them in a vector.
   const auto deps = [&](std::vector<ndl::event> events) {
     return in_order ? std::vector<ndl::event>{} : events;
   };
   auto l1 = ndl::call_kernel_async(
-      [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<int, 1> x, ndl::view<int, 1> y) {
-        y[it.get_id(0)] = x[it.get_id(0)] + 1;
+      [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<unsigned, 1> x, ndl::view<unsigned, 1> y) {
+        y[it.get_id(0)] = x[it.get_id(0)] + 1u;
       },
       ndl::range{n}, {}, a, b);
   auto l2 = ndl::call_kernel_async(
       q,
-      [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<int, 1> y, const int* s) {
+      [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<unsigned, 1> y, const unsigned* s) {
         y[it.get_id(0)] += s[it.get_id(0)];
       },
-      ndl::range{n}, deps({l1.device_event, copied}), b, static_cast<const int*>(scratch.p));
+      ndl::range{n}, deps({l1.device_event, copied}), b, static_cast<const unsigned*>(scratch.p));
   auto l3 = ndl::call_kernel_async(
-      [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<int, 1> y) { y[it.get_id(0)] *= 2; },
+      [] NDL_KERNEL_FN(ndl::item<1> it, ndl::view<unsigned, 1> y) { y[it.get_id(0)] *= 2u; },
       ndl::range{n}, deps({l2.device_event}), b);
   auto out = b.to_host(deps({l3.device_event}));
   q.wait();
@@ -601,7 +602,7 @@ void sweep_site(const ndl::queue& q, fault_site site, const runtime_stats& base,
     try {
       const auto out = workload(q);
       for (size_t i = 0; i < n; ++i)
-        if (out[i] != 4 * static_cast<int>(i) + 2) {
+        if (out[i] != 4u * static_cast<unsigned>(i) + 2u) {
           ADD_FAILURE() << "wrong result after the fault at " << i << ": " << out[i];
           break;
         }
@@ -619,7 +620,7 @@ TEST_P(fault_test, every_call_of_every_site_fails_cleanly_in_turn) {
     auto q = make_queue(in_order);
     // The workload runs without a fault first.
     const auto clean = workload(q);
-    ASSERT_EQ(clean[n - 1], 4 * static_cast<int>(n - 1) + 2);
+    ASSERT_EQ(clean[n - 1], 4u * static_cast<unsigned>(n - 1) + 2u);
     ASSERT_TRUE(back_to(base_));
     for (int s = 0; s < ndl::detail::fault_site_count; ++s)
       sweep_site(q, static_cast<fault_site>(s), base_, counts);
