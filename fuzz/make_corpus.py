@@ -26,7 +26,7 @@ def header(rank, f_order=False, out_of_order=False, full=False, shape=()):
     assert len(shape) == rank
     flags = (rank - 1) | (4 if f_order else 0) | (8 if out_of_order else 0) | (16 if full else 0)
     out = [flags]
-    cap = {1: 8193, 2: 65, 3: 17}[rank]
+    cap = {1: 4097, 2: 65, 3: 17}[rank]
     for e in shape:
         out += below(e, cap)
     return out
@@ -160,8 +160,8 @@ def seeds():
     s["r1_c_write"] = header(1, shape=[100]) + range_write([100]) + to_host()
     s["r1_reverse_slice"] = (header(1, shape=[50]) + slice_op([50], valid_slice(49, -1, -1)) +
                              range_write([50], how=1) + host_copy() + to_host())
-    s["r1_big_chunks"] = (header(1, out_of_order=True, shape=[8192]) + range_write([8192]) +
-                          async_chain([8192], host_first=True) + nd_plain([8192], [128]))
+    s["r1_big_chunks"] = (header(1, out_of_order=True, shape=[4096]) + range_write([4096]) +
+                          async_chain([4096], host_first=True) + nd_plain([4096], [128]))
     s["r1_nd_local_fibers"] = (header(1, shape=[512]) + nd_local([512], [256]) +
                                nd_local([512], [64], groups=[3]) + to_host())
     s["r2_c_strided"] = (header(2, shape=[16, 12]) +
@@ -211,7 +211,8 @@ def seeds():
                         to_host() + reset() + to_host())
     s["empty_slice"] = (header(1, shape=[40]) + slice_op([40], valid_slice(7, 7, 2)) +
                         range_write([0]) + nd_plain([0], [2]) + host_copy() + to_host() + reset() +
-                        slice_op([40], raw_slice(40, 40, -1)) + to_host())
+                        slice_op([40], raw_slice(40, 40, -1)) + to_host() + reset() +
+                        slice_op([40], raw_slice(-1, -1, -1)) + range_write([0]))
     s["full_copies"] = (header(3, full=True, shape=[4, 5, 6]) + host_copy(async_=True) +
                         slice_op([4, 5, 6], valid_slice(3, 0, -1), valid_slice(0, 5, 2), index(5)) +
                         host_copy() + to_host() + reset() + to_host())
