@@ -3,7 +3,10 @@
 # Idempotent: packages already present are skipped.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ clang-format libgtest-dev libbenchmark-dev libomp-dev libboost-context-dev git)
+# clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes; only recommended by
+# clang-14 on Debian 12, so not pulled in with --no-install-recommends): the fuzz stage.
+packages=(cmake ninja-build g++ clang-format libgtest-dev libbenchmark-dev libomp-dev libboost-context-dev git
+          clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -7,13 +7,15 @@
 #   5. tsan preset (ThreadSanitizer): the same suite
 #   6. cuda preset: the CUDA backend, the API suite, CUDA tests and examples compiled by nvcc;
 #      without a GPU the CPU device runs everything and the GPU tests skip, saying why
+#   7. fuzz preset (clang, libFuzzer, ASan+UBSan): the launch fuzzer for 60 s over its seed
+#      corpus (scripts/fuzz.sh; longer runs: scripts/fuzz.sh 3600)
 # Stages can be chosen: scripts/test.sh dev asan (default: all). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(dev format package asan tsan cuda)
+[ ${#stages[@]} -eq 0 ] && stages=(dev format package asan tsan cuda fuzz)
 # The CUDA toolkit's usual place, when its compiler is not on PATH.
 if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH=/usr/local/cuda/bin:$PATH
@@ -37,6 +39,10 @@ for stage in "${stages[@]}"; do
         exit 1
       fi
       run_preset cuda
+      ;;
+    fuzz)
+      echo "=== test.sh: fuzz ==="
+      ./scripts/fuzz.sh 60
       ;;
     format)
       echo "=== test.sh: clang-format ==="
