@@ -3,7 +3,7 @@
 # (fuzz/launch_fuzzer.cpp) for N seconds over a copy of its seed corpus.
 #   scripts/fuzz.sh            60 s (the CI stage: scripts/test.sh fuzz)
 #   scripts/fuzz.sh 3600       a long run
-#   scripts/fuzz.sh 600 -dict=fuzz/launch.dict   extra arguments go to libFuzzer
+#   scripts/fuzz.sh 600 -use_value_profile=1    extra arguments go to libFuzzer
 # Exits non-zero on any crash, sanitizer report, model mismatch, timeout (10 s per input) or
 # memory blow-up (4 GiB); the input that did it is saved under build/fuzz/artifacts/ and the
 # command to replay it is printed. The full libFuzzer log is build/fuzz/fuzz.log.
