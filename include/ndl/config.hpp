@@ -26,6 +26,15 @@
 #define NDL_UNLIKELY(x) (x)
 #endif
 
+/// Checked mode: 1 when every `ndl::view` access is bounds-checked (CMake option
+/// `NDL_CHECKED`, which defines it for the library and everything that links to it).
+///
+/// It changes the layout of `ndl::view` and of the launch records, so it must have the same
+/// value in every translation unit of a program and in the library it links to.
+#ifndef NDL_CHECKED
+#define NDL_CHECKED 0
+#endif
+
 /// Symbol visibility of the compiled runtime library.
 #if defined(_WIN32)
 #define NDL_API

@@ -110,6 +110,28 @@ using kernel_arg_t = typename kernel_arg<std::remove_cvref_t<T>>::kernel_type;
 template <class T>
 inline constexpr bool is_array_arg_v = kernel_arg<std::remove_cvref_t<T>>::is_array;
 
+/// Checked builds: tells a view which kernel argument it is (for out-of-bounds messages).
+template <class T>
+NDL_ALWAYS_INLINE T tag_arg(T v, [[maybe_unused]] int position) {
+  if constexpr (is_view_v<T>) view_access::set_argument(v, position);
+  return v;
+}
+
+template <size_t... I, class... Args>
+std::tuple<kernel_arg_t<Args>...> pack_args_at(std::index_sequence<I...>, const Args&... args) {
+  if constexpr (NDL_CHECKED != 0)
+    return {tag_arg<kernel_arg_t<Args>>(kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args),
+                                        static_cast<int>(I))...};
+  else
+    return {kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...};
+}
+
+/// The kernel arguments of a launch, converted from the host-side ones.
+template <class... Args>
+std::tuple<kernel_arg_t<Args>...> pack_args(const Args&... args) {
+  return pack_args_at(std::index_sequence_for<Args...>{}, args...);
+}
+
 template <class Space>
 struct space_traits;
 template <int Dim>
@@ -155,6 +177,14 @@ struct payload {
 
   /// True when some argument is a local_accessor.
   static constexpr bool has_local = (is_local_accessor_v<KArgs> || ...);
+
+#if NDL_CHECKED
+  /// The types of the kernel arguments (for out-of-bounds messages from GPUs).
+  static const std::type_info* const* arg_types() {
+    static const std::type_info* const types[] = {&typeid(KArgs)..., nullptr};
+    return types;
+  }
+#endif
 
   /// Calls the kernel for one work-item on the CPU device.
   template <class Item>
@@ -254,6 +284,9 @@ kernel_record make_record(const Payload& p, const Space& space) {
   rec.space = traits::erase(space);
   rec.payload = &p;
   rec.cpu_only = !Cuda;
+#if NDL_CHECKED
+  rec.arg_types = Payload::arg_types();
+#endif
   if constexpr (std::is_same_v<typename traits::item_type, item<traits::dims>>) {
     rec.cpu_entry = &cpu_range_entry<Payload, traits::dims>;
 #if defined(__CUDACC__)
@@ -311,8 +344,7 @@ void launch_sync(const std::shared_ptr<queue_impl>& q, const Kernel& kernel, con
   using K = typename kernel_traits<Kernel>::type;
   if constexpr (kernel_signature_ok<K, item_type, kernel_arg_t<Args>...>()) {
     using payload_t = payload<K, kernel_arg_t<Args>...>;
-    payload_t p{kernel_traits<Kernel>::get(kernel),
-                {kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...}};
+    payload_t p{kernel_traits<Kernel>::get(kernel), pack_args(args...)};
     const size_t local_bytes = prepare_local(p, space, kernel_traits<Kernel>::name(kernel));
     kernel_record rec = make_record<kernel_traits<Kernel>::cuda>(p, space);
     rec.name = kernel_traits<Kernel>::name(kernel);
@@ -330,9 +362,7 @@ launch_events launch_async(const std::shared_ptr<queue_impl>& q, const Kernel& k
     using payload_t = payload<K, kernel_arg_t<Args>...>;
     constexpr size_t n_owners = num_arrays<Args...>;
     auto owned = std::make_unique<owning_payload<payload_t, n_owners>>(
-        kernel_traits<Kernel>::get(kernel),
-        std::tuple<kernel_arg_t<Args>...>{
-            kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...});
+        kernel_traits<Kernel>::get(kernel), pack_args(args...));
     size_t n = 0;
     (
         [&](const auto& a) {

@@ -42,6 +42,10 @@ std::exception_ptr kernel_error(const command& cmd, const cpu_failure& failure) 
   std::string cause;
   try {
     std::rethrow_exception(failure.error);
+#if NDL_CHECKED
+  } catch (const out_of_bounds_error& e) {
+    cause = e.message_for(cmd.record);
+#endif
   } catch (const error& e) {
     cause = e.message();  // without the "ndl::error [code]: " prefix
   } catch (const std::exception& e) {

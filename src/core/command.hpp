@@ -12,6 +12,7 @@
 
 #include "core/event_state.hpp"
 #include "ndl/detail/launch_record.hpp"
+#include "ndl/error.hpp"
 
 namespace ndl::detail {
 
@@ -102,6 +103,9 @@ struct command {
   void* device_start_marker = nullptr;  // profiling queues: recorded before the command
   void* marker_owner = nullptr;         // the backend's pool of markers
   void (*release_marker)(command&) noexcept = nullptr;  // returns the markers to their pool
+#if NDL_CHECKED
+  unsigned long long check_tag = 0;  // CUDA kernels: the tag of the launch's check slot
+#endif
 
   /// Records a failure while running (keeps the first) and cancels the rest.
   void fail(std::exception_ptr e) {
@@ -121,6 +125,31 @@ void finish_command(const std::shared_ptr<command>& cmd) noexcept;
 /// The error of a kernel whose work-item threw on the CPU: names the kernel, the work-item
 /// and the index space, and carries the original message.
 std::exception_ptr kernel_error(const command& cmd, const cpu_failure& failure);
+
+#if NDL_CHECKED
+/// Checked builds: the message of an out-of-bounds view access, the same for every device
+/// ("out-of-bounds access to argument 2 (ndl::view<float, 2>): index (5, 3) is outside
+/// extent (4, 4) (dimension 0)"); `arg` is -1 for a view that is not a kernel argument.
+std::string out_of_bounds_message(int arg, const std::type_info* type, int rank,
+                                  const size_t* index, const size_t* extent);
+
+/// Checked builds: the type of argument `arg` of a launch, or null when unknown.
+const std::type_info* argument_type(const kernel_record& record, int arg);
+
+/// Checked builds: what an out-of-bounds view access throws on the host.
+struct out_of_bounds_error : error {
+  out_of_bounds_error(int arg, const std::type_info& view_type, int rank, const size_t* index,
+                      const size_t* extent);
+  /// The message naming the argument's type in `record` (the view's own type otherwise).
+  std::string message_for(const kernel_record& record) const;
+
+  int arg;
+  int rank;
+  const std::type_info* view_type;
+  size_t index[3] = {0, 0, 0};
+  size_t extent[3] = {0, 0, 0};
+};
+#endif
 
 /// Called when one dependency of `cmd` completed; starts the command after the last one.
 void dependency_done(const std::shared_ptr<command>& cmd, const std::exception_ptr& error,

@@ -46,7 +46,72 @@ cuda_device::~cuda_device() {
   cv_.notify_all();
   if (completer_.joinable()) completer_.join();
   if (ref_event_) (void)cudaEventDestroy(ref_event_);
+#if NDL_CHECKED
+  if (check_host_) (void)cudaFreeHost(check_host_);
+  if (check_claims_) (void)cudaFree(check_claims_);
+#endif
 }
+
+#if NDL_CHECKED
+detail::check_context cuda_device::check_launch(detail::command& cmd) {
+  std::call_once(check_once_, [&] {
+    // Allocated with the first checked launch (the device is current); freed with the device.
+    void* host = nullptr;
+    NDL_CUDA_CHECK(*this, cudaHostAlloc(&host, check_slots * sizeof(detail::check_slot),
+                                        cudaHostAllocMapped | cudaHostAllocPortable));
+    std::memset(host, 0, check_slots * sizeof(detail::check_slot));
+    void* device_view = nullptr;
+    void* claims = nullptr;
+    try {
+      NDL_CUDA_CHECK(*this, cudaHostGetDevicePointer(&device_view, host, 0));
+      NDL_CUDA_CHECK(*this, cudaMalloc(&claims, check_slots * sizeof(unsigned long long)));
+      NDL_CUDA_CHECK(*this, cudaMemset(claims, 0, check_slots * sizeof(unsigned long long)));
+    } catch (...) {
+      (void)cudaFreeHost(host);
+      if (claims) (void)cudaFree(claims);
+      throw;
+    }
+    check_host_ = static_cast<detail::check_slot*>(host);
+    check_device_ = static_cast<detail::check_slot*>(device_view);
+    check_claims_ = static_cast<unsigned long long*>(claims);
+  });
+  // A slot is reused check_slots launches later: by then its launch has finished (unless
+  // more than check_slots launches are in flight on this device at once).
+  const unsigned long long tag = check_next_tag_.fetch_add(1, std::memory_order_relaxed);
+  cmd.check_tag = tag;
+  detail::check_context c{};
+  c.magic = detail::check_magic;
+  c.claim = check_claims_ + tag % check_slots;
+  c.slot = check_device_ + tag % check_slots;
+  c.tag = tag;
+  return c;
+}
+
+void cuda_device::check_finished(detail::command& cmd) noexcept {
+  if (cmd.kind != detail::command_kind::kernel || cmd.check_tag == 0 || !check_host_) return;
+  // The kernel has finished (its event or stream completed), so its writes to host-mapped
+  // memory are visible; read through volatile all the same, the memory is written by the GPU.
+  const volatile detail::check_slot& s = check_host_[cmd.check_tag % check_slots];
+  if (s.tag != cmd.check_tag) return;
+  const int rank = s.rank < 1 ? 1 : (s.rank > 3 ? 3 : s.rank);
+  size_t index[3], extent[3];
+  detail::cpu_failure f;
+  for (int d = 0; d < 3; ++d) {
+    index[d] = s.index[d];
+    extent[d] = s.extent[d];
+    f.id[d] = s.item[d];
+  }
+  const int arg = s.arg;
+  const std::type_info* type = detail::argument_type(cmd.record, arg);
+  try {
+    f.error = std::make_exception_ptr(
+        error(errc::kernel_failure, detail::out_of_bounds_message(arg, type, rank, index, extent)));
+    cmd.fail(detail::kernel_error(cmd, f));
+  } catch (...) {
+    cmd.fail(std::current_exception());  // out of memory building the message
+  }
+}
+#endif
 
 void cuda_device::make_current() const {
   int cur = -1;
@@ -135,6 +200,9 @@ void cuda_device::complete_loop() {
       cmd->device_event.t_start = t_start;
       cmd->device_event.t_end = t_end;
     }
+#if NDL_CHECKED
+    if (e == cudaSuccess) check_finished(*cmd);
+#endif
     // A dependency ordered on the device that failed there (another device lost) fails this
     // command too: it ran on data that was never written.
     for (const auto& dep : cmd->device_waits) {
@@ -212,6 +280,10 @@ std::vector<detail::device_info> cuda_backend::devices() {
     info.compute_units = static_cast<unsigned>(d->props.multiProcessorCount);
     info.max_work_group_size = static_cast<size_t>(d->props.maxThreadsPerBlock);
     info.local_memory_bytes = d->props.sharedMemPerBlockOptin;
+#if NDL_CHECKED
+    // Each block of a checked build keeps a little static shared memory for its checks.
+    info.local_memory_bytes -= detail::check_shared_bytes;
+#endif
     for (int a = 0; a < 3; ++a)
       info.max_local_range[a] = static_cast<size_t>(d->props.maxThreadsDim[a]);
     out.push_back(std::move(info));
@@ -231,6 +303,9 @@ void cuda_backend::enqueue(detail::command& cmd, cuda_device& dev, cudaStream_t 
       detail::cuda_launch launch;
       launch.stream = stream;
       launch.local_bytes = cmd.record.local_bytes;
+#if NDL_CHECKED
+      launch.check = dev.check_launch(cmd);
+#endif
       const auto e = static_cast<cudaError_t>(
           cmd.record.cuda_entry(cmd.record.payload, cmd.record.space, launch));
       if (e != cudaSuccess)
@@ -328,6 +403,9 @@ void cuda_backend::execute(std::shared_ptr<detail::command> cmd) {
       // first so that events complete in queue order.
       enqueue(*cmd, dev, stream);
       NDL_CUDA_CHECK(dev, cudaStreamSynchronize(stream));
+#if NDL_CHECKED
+      dev.check_finished(*cmd);
+#endif
       if (!cmd->device_waits.empty()) {
         detail::runtime::get().waiter().wait_until([&] {
           for (const auto& dep : cmd->device_waits)

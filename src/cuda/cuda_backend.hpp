@@ -43,6 +43,13 @@ struct cuda_device {
   /// Host nanoseconds (steady clock) of a timed event recorded on this device.
   std::uint64_t host_time_of(cudaEvent_t e) const;
 
+#if NDL_CHECKED
+  /// Checked builds: gives kernel command `cmd` a tag and the check context of its launch.
+  detail::check_context check_launch(detail::command& cmd);
+  /// Checked builds: fails `cmd` if its kernel, which has finished, went out of bounds.
+  void check_finished(detail::command& cmd) noexcept;
+#endif
+
   int ordinal;
   std::string filter;  // "cuda:N", for messages
   cudaDeviceProp props{};
@@ -67,6 +74,18 @@ struct cuda_device {
   bool started_ = false;
   bool sleeping_ = false;  // the completion thread waits on cv_: submitters must notify
   std::thread completer_;
+
+#if NDL_CHECKED
+  // One check slot per launch in flight, chosen by tag modulo check_slots: the slots in
+  // host-mapped memory (the device writes them, the completion thread reads them after the
+  // launch, with no driver call) and the claim words in device memory (atomics).
+  static constexpr size_t check_slots = 4096;
+  std::once_flag check_once_;
+  detail::check_slot* check_host_ = nullptr;           // host address of the slots
+  detail::check_slot* check_device_ = nullptr;         // the same memory, as the device sees it
+  unsigned long long* check_claims_ = nullptr;         // device memory, zeroed
+  std::atomic<unsigned long long> check_next_tag_{1};  // relaxed: only uniqueness matters
+#endif
 };
 
 class cuda_backend final : public detail::backend {

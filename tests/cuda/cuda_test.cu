@@ -468,4 +468,120 @@ TEST(cuda_error_test, a_sticky_error_loses_the_device_and_every_later_call_says_
   EXPECT_NE(r.output.find("cpu ok 15"), std::string::npos) << r.output;
 }
 
+// --- checked mode (NDL_CHECKED) ---------------------------------------------------------------
+// The GPU side of tests/api/checked_test.cpp: work-item ids when blocks loop over work-groups,
+// check slots reused after thousands of launches, and a violation in every block at once.
+
+#define NDL_REQUIRE_CHECKED()                                                          \
+  if (!NDL_CHECKED)                                                                    \
+  GTEST_SKIP() << "this test goes out of bounds on purpose: it needs a checked build " \
+                  "(-DNDL_CHECKED=ON)"
+
+// 70000 work-groups in dimension 0 run on 65535 blocks in y: some blocks loop. The one
+// out-of-bounds access happens in the looping part.
+struct nd_one_bad {
+  NDL_KERNEL_FN void operator()(ndl::nd_item<2> it, ndl::view<int, 2> v) const {
+    const auto i = it.get_global_id(0), j = it.get_global_id(1);
+    v(i, i == 69999 && j == 2 ? j + 2 : j) = 1;
+  }
+};
+
+struct write_at {
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, ndl::view<int, 1> v, ndl::size_t bad) const {
+    const auto i = it.get_id(0);
+    v[i == bad ? v.extent(0) + i : i] = static_cast<int>(i);
+  }
+};
+
+TEST(cuda_checked_test, work_item_ids_of_blocks_that_loop_over_groups) {
+  NDL_REQUIRE_GPU();
+  NDL_REQUIRE_CHECKED();
+  ndl::queue q(gpus().front());
+  auto a = ndl::array<int, 2>::zeros({70000, 4}, q);
+  try {
+    ndl::call_kernel(q, nd_one_bad{}, ndl::nd_range<2>{{70000, 4}, {1, 4}}, a);
+    FAIL() << "no error";
+  } catch (const ndl::error& e) {
+    EXPECT_EQ(e.code(), ndl::errc::kernel_failure) << e.what();
+    const std::string m = e.message();
+    EXPECT_NE(m.find("work-item (69999, 2)"), std::string::npos) << m;
+    EXPECT_NE(m.find("argument 0 (ndl::view<int, 2>): index (69999, 4) is outside extent "
+                     "(70000, 4) (dimension 1)"),
+              std::string::npos)
+        << m;
+  }
+  // Every in-bounds work-item ran (the kernel goes on after the access).
+  const auto h = a.to_host();
+  EXPECT_EQ(std::count(h.begin(), h.end(), 1), 70000 * 4 - 1);
+}
+
+TEST(cuda_checked_test, slots_are_reused_after_thousands_of_launches) {
+  NDL_REQUIRE_GPU();
+  NDL_REQUIRE_CHECKED();
+  ndl::queue q(gpus().front());
+  auto a = ndl::array<int>::zeros({256}, q);
+  // More launches than the device has check slots (4096), in bounds, then bad ones.
+  for (int k = 0; k < 10000; ++k)
+    (void)ndl::call_kernel_async(q, write_at{}, ndl::range{256}, {}, a, ndl::size_t{1000});
+  q.wait();
+  for (ndl::size_t bad : {ndl::size_t{3}, ndl::size_t{255}, ndl::size_t{17}}) {
+    try {
+      ndl::call_kernel(q, write_at{}, ndl::range{256}, a, bad);
+      FAIL() << "no error";
+    } catch (const ndl::error& e) {
+      EXPECT_EQ(e.code(), ndl::errc::kernel_failure) << e.what();
+      EXPECT_NE(e.message().find("work-item (" + std::to_string(bad) + ")"), std::string::npos)
+          << e.message();
+      EXPECT_NE(e.message().find("index (" + std::to_string(256 + bad) + ")"), std::string::npos)
+          << e.message();
+    }
+  }
+  // Asynchronous failures among successes, on an out-of-order queue: each reports its own.
+  ndl::queue ooo(gpus().front(), ndl::queue_options{false, false});
+  std::vector<ndl::array<int>> arrays;
+  std::vector<ndl::launch_events> evs;
+  for (ndl::size_t k = 0; k < 64; ++k) {
+    arrays.push_back(ndl::array<int>::zeros({256}, ooo));
+    evs.push_back(ndl::call_kernel_async(ooo, write_at{}, ndl::range{256}, {}, arrays.back(),
+                                         k % 2 ? k : ndl::size_t{1000}));
+  }
+  for (ndl::size_t k = 0; k < 64; ++k) {
+    if (k % 2 == 0) {
+      EXPECT_NO_THROW(evs[k].device_event.wait()) << k;
+      continue;
+    }
+    try {
+      evs[k].device_event.wait();
+      ADD_FAILURE() << "launch " << k << " reported nothing";
+    } catch (const ndl::error& e) {
+      EXPECT_NE(e.message().find("work-item (" + std::to_string(k) + ")"), std::string::npos)
+          << e.message();
+    }
+  }
+  try {
+    ooo.wait();
+  } catch (const ndl::error&) {
+  }
+  EXPECT_EQ(lambda_launch(q, 10, 2)[9], 18);
+}
+
+// Every thread of a million goes out of bounds at once: one report, the device stays usable.
+TEST(cuda_checked_test, a_million_violations_report_one) {
+  NDL_REQUIRE_GPU();
+  NDL_REQUIRE_CHECKED();
+  ndl::queue q(gpus().front());
+  auto a = ndl::array<float>::zeros({1 << 20}, q);
+  try {
+    ndl::call_kernel(q, add_one{}, ndl::range{ndl::size_t{1} << 21}, a);
+    FAIL() << "no error";
+  } catch (const ndl::error& e) {
+    const std::string m = e.message();
+    EXPECT_EQ(m.find("out-of-bounds"), m.rfind("out-of-bounds")) << m;
+    EXPECT_NE(m.find("outside extent (1048576)"), std::string::npos) << m;
+  }
+  const auto h = a.to_host();
+  EXPECT_EQ(std::count(h.begin(), h.end(), 1.0f), 1 << 20);
+  EXPECT_EQ(lambda_launch(q, 10, 2)[9], 18);
+}
+
 }  // namespace

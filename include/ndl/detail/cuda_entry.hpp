@@ -20,6 +20,9 @@ template <int Dim>
 struct cuda_range_space {
   size_t r[Dim];
   size_t total;
+#if NDL_CHECKED
+  check_context check;
+#endif
 };
 
 /// An nd-range launch in the form the device reads: work-group extents and counts.
@@ -27,12 +30,18 @@ template <int Dim>
 struct cuda_nd_space {
   size_t lr[Dim];  // local range
   size_t gr[Dim];  // number of work-groups in each dimension
+#if NDL_CHECKED
+  check_context check;
+#endif
 };
 
 /// One thread per work-item in a grid-stride loop over linear ids (64-bit), so that any
 /// number of work-items fits the grid limits.
 template <class Payload, int Dim>
 __global__ void cuda_range_kernel(const Payload p, const cuda_range_space<Dim> s) {
+#if NDL_CHECKED
+  check_begin(s.check);
+#endif
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t lin = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; lin < s.total;
        lin += stride) {
@@ -48,17 +57,36 @@ __global__ void cuda_range_kernel(const Payload p, const cuda_range_space<Dim> s
       id[0] = rest;
     }
     p.invoke_device(item_access::make_item<Dim>(id, s.r));
+#if NDL_CHECKED
+    check_end_item<Dim>(id);
+#endif
   }
 }
 
 /// The dynamic shared memory of a block (its local accessors).
 extern __shared__ __align__(16) unsigned char ndl_local_memory[];
 
+/// Runs one work-item of an nd-range launch.
+template <class Payload, int Dim>
+__device__ NDL_ALWAYS_INLINE void cuda_nd_item(const Payload& p, const cuda_nd_space<Dim>& s,
+                                               const size_t* lid, const size_t* gid) {
+  p.invoke_device(item_access::make_nd_item<Dim>(lid, gid, s.lr, s.gr));
+#if NDL_CHECKED
+  size_t id[Dim];
+  for (int d = 0; d < Dim; ++d)
+    id[d] = gid[d] * s.lr[d] + lid[d];
+  check_end_item<Dim>(id);
+#endif
+}
+
 /// One block per work-group, the last dimension on `x`; blocks loop over work-groups when
 /// there are more than the grid holds (the loop is uniform across the block, so barriers
 /// inside the kernel stay valid).
 template <class Payload, int Dim>
 __global__ void cuda_nd_kernel(Payload p, const cuda_nd_space<Dim> s) {
+#if NDL_CHECKED
+  check_begin(s.check);
+#endif
   if constexpr (Payload::has_local) p.bind_local(ndl_local_memory);
   size_t lid[Dim];
   const unsigned t[3] = {threadIdx.x, threadIdx.y, threadIdx.z};
@@ -71,16 +99,16 @@ __global__ void cuda_nd_kernel(Payload p, const cuda_nd_space<Dim> s) {
   for (size_t g0 = b[Dim - 1]; g0 < s.gr[0]; g0 += n[Dim - 1]) {
     gid[0] = g0;
     if constexpr (Dim == 1) {
-      p.invoke_device(item_access::make_nd_item<Dim>(lid, gid, s.lr, s.gr));
+      cuda_nd_item(p, s, lid, gid);
     } else {
       for (size_t g1 = b[Dim - 2]; g1 < s.gr[1]; g1 += n[Dim - 2]) {
         gid[1] = g1;
         if constexpr (Dim == 2) {
-          p.invoke_device(item_access::make_nd_item<Dim>(lid, gid, s.lr, s.gr));
+          cuda_nd_item(p, s, lid, gid);
         } else {
           for (size_t g2 = b[0]; g2 < s.gr[2]; g2 += n[0]) {
             gid[Dim - 1] = g2;
-            p.invoke_device(item_access::make_nd_item<Dim>(lid, gid, s.lr, s.gr));
+            cuda_nd_item(p, s, lid, gid);
           }
         }
       }
@@ -114,6 +142,9 @@ int cuda_range_block_size() {
 template <class Payload, int Dim>
 int cuda_range_entry(const void* payload, const index_space& space, const cuda_launch& launch) {
   cuda_range_space<Dim> s{};
+#if NDL_CHECKED
+  s.check = launch.check;
+#endif
   s.total = 1;
   for (int d = 0; d < Dim; ++d) {
     s.r[d] = space.global[d];
@@ -132,6 +163,13 @@ int cuda_range_entry(const void* payload, const index_space& space, const cuda_l
 template <class Payload, int Dim>
 int cuda_nd_entry(const void* payload, const index_space& space, const cuda_launch& launch) {
   cuda_nd_space<Dim> s{};
+#if NDL_CHECKED
+  s.check = launch.check;
+  // The check context takes some static shared memory of each block.
+  constexpr size_t reserved = check_shared_bytes;
+#else
+  constexpr size_t reserved = 0;
+#endif
   unsigned block[3] = {1, 1, 1};
   unsigned grid[3] = {1, 1, 1};
   for (int d = 0; d < Dim; ++d) {
@@ -142,7 +180,7 @@ int cuda_nd_entry(const void* payload, const index_space& space, const cuda_laun
     grid[axis] =
         static_cast<unsigned>(s.gr[d] < cuda_grid_limit[axis] ? s.gr[d] : cuda_grid_limit[axis]);
   }
-  if (launch.local_bytes > 48 * 1024) {
+  if (launch.local_bytes + reserved > 48 * 1024) {
     // Above the default 48 KB a kernel must opt in (per device: set it on every such launch).
     const cudaError_t e = cudaFuncSetAttribute(cuda_nd_kernel<Payload, Dim>,
                                                cudaFuncAttributeMaxDynamicSharedMemorySize,

@@ -7,6 +7,7 @@
 #include <memory>
 #include <typeinfo>
 
+#include "ndl/detail/checked.hpp"
 #include "ndl/event.hpp"
 #include "ndl/range.hpp"
 
@@ -63,6 +64,9 @@ using cpu_entry_fn = bool (*)(const void* payload, const index_space& space, siz
 struct cuda_launch {
   void* stream = nullptr;  ///< the cudaStream_t to launch on
   size_t local_bytes = 0;  ///< dynamic shared memory per block
+#if NDL_CHECKED
+  check_context check{};  ///< where the launch reports its first out-of-bounds access
+#endif
 };
 
 /// Launches the kernel of a record on `launch.stream` (the device is already current);
@@ -88,6 +92,9 @@ struct kernel_record {
   cpu_entry_fn cpu_entry = nullptr;
   cuda_entry_fn cuda_entry = nullptr;  ///< null unless compiled by the CUDA compiler
   bool cpu_only = false;               ///< marked ndl::cpu_only (or a function pointer)
+#if NDL_CHECKED
+  const std::type_info* const* arg_types = nullptr;  ///< the kernel arguments' types
+#endif
 };
 
 /// Validates and runs `record` on `q`, blocking until it has finished.
