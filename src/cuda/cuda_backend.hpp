@@ -17,6 +17,7 @@
 #include "backend/backend.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/cuda_event.hpp"
+#include "ndl/detail/checked.hpp"
 
 namespace ndl::cuda {
 
