@@ -92,7 +92,7 @@ NDL_TEST_P(chain_stress_test, a_million_dependent_launches_return_their_memory) 
 
   EXPECT_EQ(counter.to_host(), std::vector<long>{static_cast<long>(length) + 2000});
   EXPECT_EQ(after.in_flight, 0);
-  EXPECT_EQ(after.commands_alive, before.commands_alive);
+  EXPECT_LE(after.commands_alive, before.commands_alive);  // `before` may count one being destroyed
   EXPECT_EQ(after.usm_allocations, before.usm_allocations);
   EXPECT_EQ(after.usm_bytes, before.usm_bytes);
   EXPECT_TRUE(early.expired()) << "a finished command is kept alive by the chain after it";
@@ -230,7 +230,7 @@ NDL_TEST_P(failure_stress_test, long_chain_broken_in_the_middle) {
     if (k == broken) thrower = last;
     if (k == broken + 1) after_thrower = last;
   }
-  ASSERT_TRUE(ndl_test::spin_until([&] { return last.is_complete(); }))
+  ASSERT_TRUE(ndl_test::spin_until([&] { return last.is_complete(); }, std::chrono::seconds(120)))
       << "the end of a broken chain hangs";
   const std::string cause = "link " + std::to_string(broken) + " broke";
   NDL_EXPECT_ERROR(thrower.wait(), ndl::errc::kernel_failure, "kernel 'link'", cause);

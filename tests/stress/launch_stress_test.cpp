@@ -186,7 +186,7 @@ NDL_TEST_P(dropped_handles_stress_test, events_and_arrays_dropped_after_async_la
   EXPECT_TRUE(ndl_stress::settle_alive(before.commands_alive));
   const ndl_stress::runtime_counts after = ndl_stress::counts();
   EXPECT_EQ(after.in_flight, 0);
-  EXPECT_EQ(after.commands_alive, before.commands_alive);
+  EXPECT_LE(after.commands_alive, before.commands_alive);  // `before` may count one being destroyed
   EXPECT_EQ(after.usm_allocations, before.usm_allocations + 1) << "only `out` remains";
   report("dropped events and arrays",
          std::to_string(threads) + " threads x " + std::to_string(steps) +

@@ -100,7 +100,7 @@ NDL_TEST_P(queue_lifetime_stress_test, queues_dropped_with_dependent_chains_in_f
   // Every command, queue and array of the rounds is gone.
   EXPECT_TRUE(ndl_stress::settle_alive(before.commands_alive));
   const ndl_stress::runtime_counts after = ndl_stress::counts();
-  EXPECT_EQ(after.commands_alive, before.commands_alive);
+  EXPECT_LE(after.commands_alive, before.commands_alive);  // `before` may count one being destroyed
   EXPECT_EQ(after.usm_allocations, before.usm_allocations);
   EXPECT_EQ(after.usm_bytes, before.usm_bytes);
   report("queues dropped with work in flight",
