@@ -21,7 +21,9 @@ struct runtime_stats {
 };
 
 /// A snapshot of the counts (starts the runtime if it has not started). Each count is exact
-/// at some moment during the call; they are not read atomically together.
+/// at some moment during the call; they are not read atomically together. After a wait
+/// returns, the thread that finished a command may still hold it for a moment: a leak check
+/// polls (with a time limit) until commands_alive is back to its starting value.
 NDL_API runtime_stats get_runtime_stats();
 
 }  // namespace ndl::detail
