@@ -116,16 +116,19 @@ void queue_impl::wait() {
     std::lock_guard lock(mutex_);
     failures.swap(failures_);
   }
-  std::exception_ptr first;
-  size_t others = 0;
+  // Report a root cause first: a dependent of a failed command may finish (and be recorded)
+  // before the command that failed it, but its error only repeats that cause.
+  std::exception_ptr first, first_dependent;
+  size_t unobserved = 0;
   for (const auto& f : failures) {
     if (observed(f)) continue;
-    if (!first)
-      first = f.error;
-    else
-      ++others;
+    ++unobserved;
+    auto& slot = f.cmd->dependency_error ? first_dependent : first;
+    if (!slot) slot = f.error;
   }
-  if (!first) return;
+  if (unobserved == 0) return;
+  if (!first) first = first_dependent;
+  const size_t others = unobserved - 1;
   if (others == 0) std::rethrow_exception(first);
   try {
     std::rethrow_exception(first);
