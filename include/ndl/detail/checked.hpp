@@ -123,9 +123,19 @@ __device__ T& check_dummy() {
 }
 #endif  // __CUDACC__
 
+/// Keeps the failure path out of the kernel's loops (which then stay small and vectorisable).
+#if defined(__CUDACC__)
+#define NDL_CHECK_COLD __noinline__
+#elif defined(__GNUC__) || defined(__clang__)
+#define NDL_CHECK_COLD __attribute__((noinline, cold))
+#else
+#define NDL_CHECK_COLD
+#endif
+
 /// An out-of-bounds access: throws on the host; records it and returns a dummy on a GPU.
 template <class T, class View>
-NDL_KERNEL_FN T& out_of_bounds(int arg, int rank, const size_t* index, const size_t* extent) {
+NDL_CHECK_COLD NDL_KERNEL_FN T& out_of_bounds(int arg, int rank, const size_t* index,
+                                              const size_t* extent) {
 #if defined(__CUDA_ARCH__)
   record_out_of_bounds(arg, rank, index, extent);
   return check_dummy<T>();
