@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on a GPU machine over a folder made by scripts/stage-gpu.sh: the CUDA tests, the API
-# tests (every device), every example on every device, the same under compute-sanitizer
-# (memcheck, racecheck), then the CUDA launch benchmark. Logs go to $OUT (or ./gpu-logs).
+# tests (every device), the unit and stress tests, every example on every device, the same
+# under compute-sanitizer (memcheck, racecheck), then the CUDA launch benchmark. Logs go to $OUT (or ./gpu-logs).
 # Usage: .gpu/run-suite.sh [tests|sanitizer|bench|all|sanitizer-api]...
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,8 +27,9 @@ if [[ $what == *tests* || $what == all ]]; then
   # A test that hangs the GPU must not hang the run: each binary gets a time limit.
   step api_tests timeout 300 "$here/bin/ndl_api_tests"
   step unit_tests timeout 120 "$here/bin/ndl_unit_tests"
+  step stress_tests timeout 600 "$here/bin/ndl_stress_tests"
   for ex in "$here"/bin/ndl_example_* "$here/bin/ndl_demo"; do
-    step "$(basename "$ex")" "$ex"
+    [ -x "$ex" ] && step "$(basename "$ex")" "$ex"
   done
 fi
 if [[ " $what " == *" sanitizer "* || $what == all ]]; then

@@ -8,9 +8,11 @@ build=${1:?build dir}
 out=${2:?output dir}
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib"
-cp "$build"/tests/ndl_cuda_tests "$build"/tests/ndl_api_tests "$build"/tests/ndl_unit_tests "$out/bin/"
-cp "$build"/examples/ndl_example_* "$build"/examples/ndl_demo "$out/bin/"
-cp "$build"/benchmarks/ndl_bench_cuda_launch "$out/bin/"
+cp "$build"/tests/ndl_cuda_tests "$build"/tests/ndl_api_tests "$build"/tests/ndl_unit_tests \
+  "$build"/tests/ndl_stress_tests "$out/bin/"
+# Examples and the benchmark when the build has them (a checked build may not).
+cp "$build"/examples/ndl_example_* "$build"/examples/ndl_demo "$out/bin/" 2>/dev/null || true
+cp "$build"/benchmarks/ndl_bench_cuda_launch "$out/bin/" 2>/dev/null || true
 for lib in $(ldd "$out"/bin/* | awk '/=>/ {print $3}' | sort -u); do
   case "$(basename "$lib")" in
     libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|libgcc_s.so*|libstdc++.so*) ;;
