@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs on a GPU machine over a folder made by scripts/stage-gpu.sh: the CUDA tests, the API
 # tests (every device), the unit and stress tests, every example on every device, the same
-# under compute-sanitizer (memcheck, racecheck), then the CUDA launch benchmark. Logs go to $OUT (or ./gpu-logs).
+# under compute-sanitizer (memcheck, racecheck), then the CUDA launch benchmark. Logs go to
+# $OUT (or ./gpu-logs).
 # Usage: .gpu/run-suite.sh [tests|sanitizer|bench|all|sanitizer-api]...
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
