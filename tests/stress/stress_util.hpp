@@ -18,35 +18,13 @@
 #include <cstdio>
 #include <string>
 
+#include "support/sanitizers.hpp"
+
 namespace ndl_stress {
 
-#if defined(__SANITIZE_ADDRESS__)
-inline constexpr bool under_asan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr bool under_asan = true;
-#else
-inline constexpr bool under_asan = false;
-#endif
-#else
-inline constexpr bool under_asan = false;
-#endif
-
-#if defined(__SANITIZE_THREAD__)
-inline constexpr bool under_tsan = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-inline constexpr bool under_tsan = true;
-#else
-inline constexpr bool under_tsan = false;
-#endif
-#else
-inline constexpr bool under_tsan = false;
-#endif
-
-/// True in sanitizer builds: their allocators replace malloc, so heap statistics mean
-/// nothing there, and everything runs slower.
-inline constexpr bool under_sanitizer = under_asan || under_tsan;
+using ndl_test::under_asan;
+using ndl_test::under_sanitizer;
+using ndl_test::under_tsan;
 
 /// The share of the CI size that sanitizer builds run.
 inline constexpr double sanitizer_share = under_tsan ? 1.0 / 4 : under_asan ? 1.0 / 2 : 1.0;

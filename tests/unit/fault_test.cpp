@@ -20,34 +20,11 @@
 #include "core/stats.hpp"
 #include "support/child_process.hpp"
 #include "support/devices.hpp"
+#include "support/sanitizers.hpp"
 #include "support/test_util.hpp"
 
-// The huge-array test asks for 2^60 bytes and expects a clean out_of_memory error; the
-// sanitizers' allocators abort on such requests unless told to return null like malloc does.
-#if defined(__SANITIZE_ADDRESS__)
-#define NDL_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NDL_TEST_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define NDL_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NDL_TEST_TSAN 1
-#endif
-#endif
-#ifdef NDL_TEST_ASAN
-extern "C" const char* __asan_default_options() {
-  return "allocator_may_return_null=1";
-}
-#endif
-#ifdef NDL_TEST_TSAN
-extern "C" const char* __tsan_default_options() {
-  return "allocator_may_return_null=1";
-}
-#endif
+// The huge-array test asks for 2^60 bytes and expects a clean out_of_memory error.
+NDL_TEST_ALLOCATOR_MAY_RETURN_NULL()
 
 namespace {
 
