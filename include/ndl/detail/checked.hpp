@@ -47,18 +47,34 @@ struct check_context {
 /// Marks a check_context set up by an ndlaunch entry point (shared memory is not cleared).
 inline constexpr unsigned long long check_magic = 0x6e646c636865636bull;  // "ndlcheck"
 
-/// Shared memory a CUDA kernel of a checked build reserves for its check_context.
+/// Shared memory a CUDA kernel of a checked build reserves for its check_context (the
+/// device reports that much less local memory).
 inline constexpr size_t check_shared_bytes = 128;
+
+/// The dynamic shared memory of a checked CUDA launch with `local_bytes` of local memory: the
+/// local memory first (so its base keeps the alignment of the dynamic shared memory; a
+/// static __shared__ context would shift it), then the check_context, 16-byte aligned.
+constexpr size_t check_dynamic_bytes(size_t local_bytes) {
+  return (local_bytes + 15) / 16 * 16 + sizeof(check_context);
+}
+static_assert(check_dynamic_bytes(0) + 15 <= check_shared_bytes);
 
 /// Throws kernel_failure for an out-of-bounds access to a view on the host.
 [[noreturn]] NDL_API void throw_out_of_bounds(int arg, const std::type_info& view_type, int rank,
                                               const size_t* index, const size_t* extent);
 
 #if defined(__CUDACC__)
-/// The launch's check_context, in the block's shared memory.
-__device__ inline check_context& check_ctx() {
-  __shared__ check_context ctx;
-  return ctx;
+/// The block's dynamic shared memory (declared again in cuda_entry.hpp).
+extern __shared__ __align__(16) unsigned char ndl_local_memory[];
+
+/// The launch's check_context, at the end of the block's dynamic shared memory (see
+/// check_dynamic_bytes), or null in a kernel launched with too little of it to hold one.
+__device__ inline check_context* check_ctx() {
+  unsigned bytes;
+  asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(bytes));
+  if (bytes < sizeof(check_context)) return nullptr;
+  return reinterpret_cast<check_context*>(ndl_local_memory +
+                                          ((bytes - sizeof(check_context)) & ~15u));
 }
 
 /// The calling thread's linear id in its block.
@@ -69,7 +85,7 @@ __device__ inline unsigned check_thread_in_block() {
 /// Called by each entry point before any work-item runs: publishes the launch's context to
 /// the block.
 __device__ inline void check_begin(const check_context& launch) {
-  if (check_thread_in_block() == 0) check_ctx() = launch;
+  if (check_thread_in_block() == 0) *check_ctx() = launch;
   __syncthreads();
 }
 
@@ -77,7 +93,7 @@ __device__ inline void check_begin(const check_context& launch) {
 /// slot, it writes its global id and then the tag, which makes the slot valid.
 template <int Dim>
 __device__ NDL_ALWAYS_INLINE void check_end_item(const size_t* id) {
-  check_context& c = check_ctx();
+  check_context& c = *check_ctx();
   if (NDL_UNLIKELY(c.hit == check_thread_in_block() + 1)) {
     c.hit = 0;
     volatile check_slot* s = c.slot;
@@ -92,8 +108,8 @@ __device__ NDL_ALWAYS_INLINE void check_end_item(const size_t* id) {
 /// Records an out-of-bounds access on the device: the first of the launch takes its slot.
 __device__ __noinline__ inline void record_out_of_bounds(int arg, int rank, const size_t* index,
                                                          const size_t* extent) {
-  check_context& c = check_ctx();
-  if (c.magic != check_magic) {
+  check_context* ctx = check_ctx();
+  if (!ctx || ctx->magic != check_magic) {
     // A view used in a kernel that ndlaunch did not launch: nobody would read a slot.
     printf(
         "ndl: out-of-bounds access to a view (argument %d, index %llu of extent %llu in "
@@ -103,6 +119,7 @@ __device__ __noinline__ inline void record_out_of_bounds(int arg, int rank, cons
   }
   // Only the first access of the launch reports; the exchange pairs with nothing else (each
   // launch has its own tag, so no reset is needed).
+  check_context& c = *ctx;
   if (atomicExch(c.claim, c.tag) == c.tag) return;
   volatile check_slot* s = c.slot;
   s->arg = arg;

@@ -153,8 +153,13 @@ int cuda_range_entry(const void* payload, const index_space& space, const cuda_l
   const size_t block = static_cast<size_t>(cuda_range_block_size<Payload, Dim>());
   size_t blocks = (s.total + block - 1) / block;
   if (blocks > cuda_grid_limit[0]) blocks = cuda_grid_limit[0];
+#if NDL_CHECKED
+  constexpr size_t shared = check_dynamic_bytes(0);
+#else
+  constexpr size_t shared = 0;
+#endif
   cuda_range_kernel<Payload, Dim>
-      <<<static_cast<unsigned>(blocks), static_cast<unsigned>(block), 0,
+      <<<static_cast<unsigned>(blocks), static_cast<unsigned>(block), shared,
          static_cast<cudaStream_t>(launch.stream)>>>(*static_cast<const Payload*>(payload), s);
   return static_cast<int>(cudaGetLastError());
 }
@@ -165,10 +170,10 @@ int cuda_nd_entry(const void* payload, const index_space& space, const cuda_laun
   cuda_nd_space<Dim> s{};
 #if NDL_CHECKED
   s.check = launch.check;
-  // The check context takes some static shared memory of each block.
-  constexpr size_t reserved = check_shared_bytes;
+  // The check context goes after the local memory.
+  const size_t shared = check_dynamic_bytes(launch.local_bytes);
 #else
-  constexpr size_t reserved = 0;
+  const size_t shared = launch.local_bytes;
 #endif
   unsigned block[3] = {1, 1, 1};
   unsigned grid[3] = {1, 1, 1};
@@ -180,15 +185,15 @@ int cuda_nd_entry(const void* payload, const index_space& space, const cuda_laun
     grid[axis] =
         static_cast<unsigned>(s.gr[d] < cuda_grid_limit[axis] ? s.gr[d] : cuda_grid_limit[axis]);
   }
-  if (launch.local_bytes + reserved > 48 * 1024) {
+  if (shared > 48 * 1024) {
     // Above the default 48 KB a kernel must opt in (per device: set it on every such launch).
-    const cudaError_t e = cudaFuncSetAttribute(cuda_nd_kernel<Payload, Dim>,
-                                               cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               static_cast<int>(launch.local_bytes));
+    const cudaError_t e =
+        cudaFuncSetAttribute(cuda_nd_kernel<Payload, Dim>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
     if (e != cudaSuccess) return static_cast<int>(e);
   }
   cuda_nd_kernel<Payload, Dim>
-      <<<dim3(grid[0], grid[1], grid[2]), dim3(block[0], block[1], block[2]), launch.local_bytes,
+      <<<dim3(grid[0], grid[1], grid[2]), dim3(block[0], block[1], block[2]), shared,
          static_cast<cudaStream_t>(launch.stream)>>>(*static_cast<const Payload*>(payload), s);
   return static_cast<int>(cudaGetLastError());
 }
