@@ -22,7 +22,8 @@ enum class layout {
 /// A strided selection of one dimension: `start, start + step, ...` up to (excluding) `stop`.
 ///
 /// `step` may be negative: `slice(n - 1, -1, -1)` selects a whole dimension of extent n in
-/// reverse. Indices are not wrapped: a slice must lie inside the dimension.
+/// reverse. Indices are not wrapped: a slice must lie inside the dimension (an empty one may
+/// start just past either end: `slice(n, n)`, or backwards `slice(-1, -1, -1)`).
 struct slice {
   ptrdiff_t start = 0;
   ptrdiff_t stop = 0;
