@@ -144,16 +144,18 @@ class array {
     const size_t n = detail::checked_element_count(shape);
     owner_ = std::make_shared<detail::usm_block>(detail::checked_bytes<T>(n), q, kind);
     data_ = static_cast<T*>(owner_->data());
-    ptrdiff_t s = 1;
+    // Every partial product of a non-empty array is at most its element count, which fits a
+    // ptrdiff_t; an empty one is never indexed, and its strides may wrap (unsigned: defined).
+    size_t s = 1;
     if (order == layout::c) {
       for (int d = Dim - 1; d >= 0; --d) {
-        strides_[d] = s;
-        s *= static_cast<ptrdiff_t>(shape[d]);
+        strides_[d] = static_cast<ptrdiff_t>(s);
+        s *= shape[d];
       }
     } else {
       for (int d = 0; d < Dim; ++d) {
-        strides_[d] = s;
-        s *= static_cast<ptrdiff_t>(shape[d]);
+        strides_[d] = static_cast<ptrdiff_t>(s);
+        s *= shape[d];
       }
     }
   }
