@@ -7,9 +7,18 @@
 
 #include "core/fault.hpp"
 #include "core/queue_impl.hpp"
+#include "ndl/detail/checked.hpp"
 #include "ndl/error.hpp"
 
 namespace ndl::detail {
+
+// The library's checked-mode tag (see ndl/detail/checked.hpp): translation units built in the
+// other mode fail to link.
+#if NDL_CHECKED
+const int library_built_with_NDL_CHECKED = 1;
+#else
+const int library_built_without_NDL_CHECKED = 0;
+#endif
 
 runtime& runtime::get() {
   // Constructed on first use; destroyed at exit after draining work in flight, so no worker

@@ -12,6 +12,21 @@
 
 #include "ndl/config.hpp"
 
+namespace ndl::detail {
+// A checked view is larger than an unchecked one, so every translation unit of a program must
+// be built in the library's mode. Each one references the symbol only a library of its own
+// mode defines: a mismatch fails to link, naming the mode the translation unit expected
+// ("undefined reference to ndl::detail::library_built_with_NDL_CHECKED"), instead of
+// corrupting kernel arguments at run time.
+#if NDL_CHECKED
+NDL_API extern const int library_built_with_NDL_CHECKED;
+[[gnu::used]] inline const int* const build_mode_tag = &library_built_with_NDL_CHECKED;
+#else
+NDL_API extern const int library_built_without_NDL_CHECKED;
+[[gnu::used]] inline const int* const build_mode_tag = &library_built_without_NDL_CHECKED;
+#endif
+}  // namespace ndl::detail
+
 #if NDL_CHECKED
 #include <typeinfo>
 
