@@ -110,7 +110,8 @@ using kernel_arg_t = typename kernel_arg<std::remove_cvref_t<T>>::kernel_type;
 template <class T>
 inline constexpr bool is_array_arg_v = kernel_arg<std::remove_cvref_t<T>>::is_array;
 
-/// Checked builds: tells a view which kernel argument it is (for out-of-bounds messages).
+/// Tells a view which kernel argument it is, for out-of-bounds messages (checked builds;
+/// otherwise returns it unchanged).
 template <class T>
 NDL_ALWAYS_INLINE T tag_arg(T v, [[maybe_unused]] int position) {
   if constexpr (is_view_v<T>) view_access::set_argument(v, position);
@@ -119,11 +120,8 @@ NDL_ALWAYS_INLINE T tag_arg(T v, [[maybe_unused]] int position) {
 
 template <size_t... I, class... Args>
 std::tuple<kernel_arg_t<Args>...> pack_args_at(std::index_sequence<I...>, const Args&... args) {
-  if constexpr (NDL_CHECKED != 0)
-    return {tag_arg<kernel_arg_t<Args>>(kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args),
-                                        static_cast<int>(I))...};
-  else
-    return {kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args)...};
+  return {tag_arg<kernel_arg_t<Args>>(kernel_arg<std::remove_cvref_t<Args>>::to_kernel(args),
+                                      static_cast<int>(I))...};
 }
 
 /// The kernel arguments of a launch, converted from the host-side ones.

@@ -7,8 +7,6 @@
 
 namespace ndl::detail {
 
-std::string demangle(const std::type_info& t);  // command.cpp
-
 namespace {
 std::string tuple_of(int rank, const size_t* v) {
   std::string s = "(";

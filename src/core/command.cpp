@@ -11,6 +11,7 @@
 
 namespace ndl::detail {
 
+std::atomic<bool> count_commands{false};
 std::atomic<long> live_commands{0};
 
 std::string demangle(const std::type_info& t) {

@@ -26,20 +26,30 @@ enum class command_kind {
   strided_write,  // contiguous row-major -> strided array
 };
 
-/// Command objects alive (get_runtime_stats(); leak checks). Relaxed: a count read by tests
-/// after they have waited, which orders it; nothing else depends on it.
+/// The readable name of a type (kernel types in messages).
+std::string demangle(const std::type_info& t);
+
+/// Command objects alive, for leak checks (get_runtime_stats()). Counting starts with the
+/// first get_runtime_stats() call, so that launches pay for it only in programs that ask: a
+/// command counts itself if counting was on when it was made. Relaxed: counts read by tests
+/// after they have waited, which orders them; nothing else depends on them.
+extern std::atomic<bool> count_commands;
 extern std::atomic<long> live_commands;
 
 struct command {
   command(command_kind k, std::shared_ptr<queue_impl> q, bool profiling)
-      : kind(k), queue(std::move(q)), device_event(profiling), host_event(profiling) {
+      : kind(k),
+        queue(std::move(q)),
+        device_event(profiling),
+        host_event(profiling),
+        counted(count_commands.load(std::memory_order_relaxed)) {
     device_event.owner = this;
     host_event.owner = this;
-    live_commands.fetch_add(1, std::memory_order_relaxed);
+    if (counted) live_commands.fetch_add(1, std::memory_order_relaxed);
   }
   ~command() {
     if (release_marker) release_marker(*this);
-    live_commands.fetch_sub(1, std::memory_order_relaxed);
+    if (counted) live_commands.fetch_sub(1, std::memory_order_relaxed);
   }
   command(const command&) = delete;
   command& operator=(const command&) = delete;
@@ -79,6 +89,7 @@ struct command {
 
   event_state device_event;  // the command has run
   event_state host_event;    // ...and released what it kept alive
+  const bool counted;        // in live_commands (counting was on when it was made)
 
   // Dependencies not yet complete, plus one held by the submitter until it has registered
   // them all (so that the command cannot start half-registered).

@@ -9,8 +9,6 @@
 
 namespace ndl::detail {
 
-std::string demangle(const std::type_info& t);
-
 namespace {
 
 std::string space_string(const index_space& s) {

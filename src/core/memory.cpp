@@ -82,6 +82,7 @@ runtime_stats get_runtime_stats() {
   runtime_stats s;
   // Acquire pairs with the release decrements in finish_command().
   s.commands_in_flight = runtime::get().in_flight.load(std::memory_order_acquire);
+  count_commands.store(true, std::memory_order_relaxed);
   s.commands_alive = live_commands.load(std::memory_order_relaxed);
   registry().totals(s.usm_allocations, s.usm_bytes);
   return s;
@@ -115,10 +116,10 @@ usm_block::~usm_block() {
 namespace {
 // True when a strided array's elements are contiguous in row-major order.
 bool is_row_major(int dims, const size_t* shape, const ptrdiff_t* strides) {
-  ptrdiff_t expect = 1;
+  size_t expect = 1;  // unsigned: an empty array's product may wrap (defined, and unused)
   for (int d = dims - 1; d >= 0; --d) {
-    if (shape[d] != 1 && strides[d] != expect) return false;
-    expect *= static_cast<ptrdiff_t>(shape[d]);
+    if (shape[d] != 1 && strides[d] != static_cast<ptrdiff_t>(expect)) return false;
+    expect *= shape[d];
   }
   return true;
 }
@@ -206,18 +207,18 @@ std::string_view to_string(usm_kind kind) noexcept {
 
 void* malloc(size_t bytes, const queue& q, usm_kind kind) {
   const auto& dev = q.impl()->device();
-  if (const auto call = detail::fault_injection::fires(detail::fault_site::alloc))
-    detail::throw_error(errc::out_of_memory,
-                        "cannot allocate " + std::to_string(bytes) + " bytes of " +
-                            std::string(to_string(kind)) + " memory on " + dev.filter + ": " +
-                            detail::fault_injection::describe(detail::fault_site::alloc, call));
+  // An injected fault fails as the device would, with the same message plus where it came from.
+  const auto fault = detail::fault_injection::fires(detail::fault_site::alloc);
   // A zero-byte request still gets a unique pointer, so that every allocation can be freed
   // and told apart.
-  void* p = dev.owner->allocate(dev.ordinal, kind, bytes ? bytes : 1);
+  void* p = fault ? nullptr : dev.owner->allocate(dev.ordinal, kind, bytes ? bytes : 1);
   if (!p)
-    detail::throw_error(errc::out_of_memory, "cannot allocate " + std::to_string(bytes) +
-                                                 " bytes of " + std::string(to_string(kind)) +
-                                                 " memory on " + dev.filter);
+    detail::throw_error(
+        errc::out_of_memory,
+        "cannot allocate " + std::to_string(bytes) + " bytes of " + std::string(to_string(kind)) +
+            " memory on " + dev.filter +
+            (fault ? ": " + detail::fault_injection::describe(detail::fault_site::alloc, fault)
+                   : std::string()));
   detail::registry().add(p, {bytes, kind, &dev});
   return p;
 }

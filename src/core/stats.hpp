@@ -12,7 +12,9 @@ struct runtime_stats {
   /// Commands submitted and not yet finished, in every queue (runtime::in_flight).
   long commands_in_flight = 0;
   /// Command objects alive: in flight, or finished and still referenced (by an event, a
-  /// queue's unobserved failure, an in-order queue's last command).
+  /// queue's unobserved failure, an in-order queue's last command). Only commands made after
+  /// the first get_runtime_stats() call count (launches pay nothing for it otherwise): call
+  /// it once before the work a leak check covers.
   long commands_alive = 0;
   /// Live USM allocations (ndl::malloc*, arrays' storage), on every device.
   std::size_t usm_allocations = 0;

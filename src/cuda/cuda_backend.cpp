@@ -281,7 +281,7 @@ std::vector<detail::device_info> cuda_backend::devices() {
     info.max_work_group_size = static_cast<size_t>(d->props.maxThreadsPerBlock);
     info.local_memory_bytes = d->props.sharedMemPerBlockOptin;
 #if NDL_CHECKED
-    // Each block of a checked build keeps a little static shared memory for its checks.
+    // Each block of a checked build keeps its check context after its local memory.
     info.local_memory_bytes -= detail::check_shared_bytes;
 #endif
     for (int a = 0; a < 3; ++a)
