@@ -36,7 +36,7 @@
 #endif
 
 /// Symbol visibility of the compiled runtime library.
-#if defined(_WIN32)
+#if defined(_WIN32) || defined(__CUDACC_RTC__)
 #define NDL_API
 #else
 #define NDL_API __attribute__((visibility("default")))

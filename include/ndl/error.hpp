@@ -21,6 +21,7 @@ enum class errc {
   device_lost,        ///< the device can no longer be used
   backend_failure,    ///< the backend (driver, OS) reported an error
   dependency_failed,  ///< a command did not run because a command it depends on failed
+  compile_failure,    ///< kernel source compiled at run time did not compile (the log says why)
 };
 
 /// The name of an error code, for example "invalid_range".

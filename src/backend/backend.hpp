@@ -13,6 +13,8 @@ namespace ndl::detail {
 
 struct command;
 class progress;
+struct rt_kernel;
+struct rt_signature;
 
 /// What a backend reports about one of its devices.
 struct device_info {
@@ -63,6 +65,23 @@ class backend {
 
   /// True when some queued work could be run by help_one().
   virtual bool has_work() const = 0;
+
+  /// Compiles kernel source (C++ against the kernel API, ending in an NDL_RT_KERNEL line) for
+  /// device `ordinal`; returns the image load_module() takes. `options` are added to the
+  /// compiler's (include directories, definitions).
+  /// @throws ndl::error (errc::compile_failure) with the compiler's log.
+  virtual std::string compile_module(int ordinal, const std::string& source,
+                                     const std::vector<std::string>& options) = 0;
+
+  /// Who compiles for device `ordinal`, with which target and flags: part of the key under
+  /// which compiled images may be cached.
+  virtual std::string compiler_id(int ordinal) = 0;
+
+  /// Loads an image made by compile_module() for device `ordinal`, whose kernel has
+  /// `signature`. Loaded kernels stay loaded until the process ends.
+  /// @throws ndl::error (errc::invalid_argument) for an image that is not such a kernel.
+  virtual const rt_kernel* load_module(int ordinal, const std::string& image,
+                                       const rt_signature& signature) = 0;
 };
 
 /// Creates the backends compiled into this build (defined in backends.cpp).

@@ -26,6 +26,8 @@ std::string_view to_string(errc code) noexcept {
       return "backend_failure";
     case errc::dependency_failed:
       return "dependency_failed";
+    case errc::compile_failure:
+      return "compile_failure";
   }
   return "unknown";
 }

@@ -19,6 +19,12 @@ class cpu_backend final : public detail::backend {
   void execute(std::shared_ptr<detail::command> cmd) override;
   bool help_one() override { return pool_.run_one(); }
   bool has_work() const override { return pool_.has_work(); }
+  // cpu_module.cpp: kernels compiled at run time by the host C++ compiler.
+  std::string compile_module(int ordinal, const std::string& source,
+                             const std::vector<std::string>& options) override;
+  std::string compiler_id(int ordinal) override;
+  const detail::rt_kernel* load_module(int ordinal, const std::string& image,
+                                       const detail::rt_signature& signature) override;
 
   /// Work-items per chunk below which a range launch is not split further.
   static constexpr size_t range_grain = 2048;

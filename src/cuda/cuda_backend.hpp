@@ -18,6 +18,7 @@
 #include "cuda/cuda_check.hpp"
 #include "cuda/cuda_event.hpp"
 #include "ndl/detail/checked.hpp"
+#include "ndl/detail/rt_kernel.hpp"
 
 namespace ndl::cuda {
 
@@ -89,6 +90,17 @@ struct cuda_device {
 #endif
 };
 
+/// A kernel compiled at run time by NVRTC and loaded (cuda_module.cpp); lives as long as the
+/// backend (launches in flight and the launcher's caches point to it).
+struct rt_cuda_kernel {
+  detail::rt_kernel info;  // what the launcher reads; info.context points to this
+  cudaLibrary_t library = nullptr;
+  cudaKernel_t kernel = nullptr;
+  int block = 256;  // threads per block of a range launch
+  std::string name;
+  std::vector<unsigned short> codes;
+};
+
 class cuda_backend final : public detail::backend {
  public:
   cuda_backend();
@@ -103,11 +115,19 @@ class cuda_backend final : public detail::backend {
   void execute(std::shared_ptr<detail::command> cmd) override;
   bool help_one() override { return false; }
   bool has_work() const override { return false; }
+  // cuda_module.cpp: kernels compiled at run time by NVRTC.
+  std::string compile_module(int ordinal, const std::string& source,
+                             const std::vector<std::string>& options) override;
+  std::string compiler_id(int ordinal) override;
+  const detail::rt_kernel* load_module(int ordinal, const std::string& image,
+                                       const detail::rt_signature& signature) override;
 
  private:
   void enqueue(detail::command& cmd, cuda_device& dev, cudaStream_t stream);
 
   std::vector<std::unique_ptr<cuda_device>> devices_;
+  std::mutex modules_mutex_;                              // guards modules_
+  std::vector<std::unique_ptr<rt_cuda_kernel>> modules_;  // loaded run-time kernels
 };
 
 /// The largest element launch_fill() takes; larger ones are filled by copies.

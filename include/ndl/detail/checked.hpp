@@ -8,10 +8,13 @@
 /// fails the launch with the same message once it has finished. The device stays usable.
 #pragma once
 
+#if !defined(__CUDACC_RTC__)
 #include <cstddef>
+#endif
 
 #include "ndl/config.hpp"
 
+#if !defined(__CUDACC_RTC__)
 namespace ndl::detail {
 // A checked view is larger than an unchecked one, so every translation unit of a program must
 // be built in the library's mode. Each one references the symbol only a library of its own
@@ -26,6 +29,7 @@ NDL_API extern const int library_built_without_NDL_CHECKED;
 [[gnu::used]] inline const int* const build_mode_tag = &library_built_without_NDL_CHECKED;
 #endif
 }  // namespace ndl::detail
+#endif  // !__CUDACC_RTC__
 
 #if NDL_CHECKED
 #include <typeinfo>

@@ -91,6 +91,7 @@ class local_accessor {
 
  private:
   friend struct detail::local_binding;
+  local_accessor() = default;
   T* data_ = nullptr;
   size_t offset_ = 0;  // bytes into the work-group's local memory block
   size_t shape_[Dim] = {};
@@ -111,6 +112,16 @@ struct local_binding {
     constexpr size_t align = alignof(T) > 16 ? alignof(T) : 16;
     acc.offset_ = (end + align - 1) / align * align;
     return acc.offset_ + acc.bytes();
+  }
+  /// An accessor of `shape` already placed at byte `offset` of the block (the arguments of
+  /// kernels compiled apart from their launcher, which placed them).
+  template <class T, int Dim>
+  NDL_KERNEL_FN static local_accessor<T, Dim> placed(const size_t* shape, size_t offset) {
+    local_accessor<T, Dim> acc;
+    for (int d = 0; d < Dim; ++d)
+      acc.shape_[d] = shape[d];
+    acc.offset_ = offset;
+    return acc;
   }
   /// Points the accessor into `block`.
   template <class T, int Dim>
