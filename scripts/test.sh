@@ -3,6 +3,8 @@
 #   1. dev preset (Debug, -Werror): unit + API tests, examples, compile-fail checks
 #   2. formatting check (clang-format)
 #   3. install + find_package(ndl) consumer build
+#   python: the Python package (pip install . with nanobind + scikit-build-core), its pytest
+#      suite and examples/python on every available device
 #   4. asan preset (ASan + UBSan): the same suite
 #   5. tsan preset (ThreadSanitizer): the same suite
 #   6. cuda preset: the CUDA backend, the API suite, CUDA tests and examples compiled by nvcc;
@@ -15,7 +17,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(dev format package asan tsan cuda fuzz)
+[ ${#stages[@]} -eq 0 ] && stages=(dev format package python asan tsan cuda fuzz)
 # The CUDA toolkit's usual place, when its compiler is not on PATH.
 if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH=/usr/local/cuda/bin:$PATH
@@ -43,6 +45,18 @@ for stage in "${stages[@]}"; do
     fuzz)
       echo "=== test.sh: fuzz ==="
       ./scripts/fuzz.sh 60
+      ;;
+    python)
+      echo "=== test.sh: python ==="
+      python3 -m pip install --quiet --disable-pip-version-check numpy pytest pytest-timeout \
+        nanobind scikit-build-core
+      # The package's build directory (build/python) is kept: re-runs rebuild incrementally.
+      python3 -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps .
+      python3 -m pytest tests/python -q
+      for example in examples/python/*.py; do
+        echo "--- $example"
+        python3 "$example"
+      done
       ;;
     format)
       echo "=== test.sh: clang-format ==="
