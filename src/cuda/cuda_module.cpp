@@ -36,7 +36,6 @@ std::vector<std::string> nvrtc_flags(const cuda_device& d) {
   return {"-std=c++20",
           "--gpu-architecture=" + arch_of(d),
           "-default-device",
-          "--extended-lambda",
           "-DNDL_CHECKED=" + std::to_string(NDL_CHECKED),
           "-I" + inc + "/cccl",
           "-I" + inc};
