@@ -6,7 +6,9 @@
 # Usage: .gpu/run-suite.sh [tests|sanitizer|bench|all|sanitizer-api]...
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-export LD_LIBRARY_PATH="$here/lib:${LD_LIBRARY_PATH:-}"
+export LD_LIBRARY_PATH="$here/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+# Kernels compiled at run time (rt_kernel_test) need the headers of this checkout.
+export NDL_TEST_INCLUDE_DIR="${NDL_TEST_INCLUDE_DIR:-$here/../include}"
 logs=${OUT:-$PWD/gpu-logs}
 mkdir -p "$logs"
 status=0

@@ -16,6 +16,8 @@ cp "$build"/benchmarks/ndl_bench_cuda_launch "$out/bin/" 2>/dev/null || true
 for lib in $(ldd "$out"/bin/* | awk '/=>/ {print $3}' | sort -u); do
   case "$(basename "$lib")" in
     libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|libgcc_s.so*|libstdc++.so*) ;;
+    # NVRTC (over 100 MB) comes with the CUDA toolkit of the GPU host (run-suite.sh adds it).
+    libnvrtc*) ;;
     *) cp -L "$lib" "$out/lib/" ;;
   esac
 done
