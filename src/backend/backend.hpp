@@ -77,6 +77,10 @@ class backend {
   /// which compiled images may be cached.
   virtual std::string compiler_id(int ordinal) = 0;
 
+  /// Waits until device `ordinal` has finished all its work, including work other libraries
+  /// enqueued on it (their CUDA streams): a device-wide barrier for sharing memory with them.
+  virtual void synchronize_device(int /*ordinal*/) {}
+
   /// Loads an image made by compile_module() for device `ordinal`, whose kernel has
   /// `signature`. Loaded kernels stay loaded until the process ends.
   /// @throws ndl::error (errc::invalid_argument) for an image that is not such a kernel.

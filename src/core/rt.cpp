@@ -61,6 +61,11 @@ const rt_kernel* load_rt_module(const device& dev, const std::string& image,
   return k;
 }
 
+void synchronize_device(const device& dev) {
+  auto& d = impl_of(dev);
+  d.owner->synchronize_device(d.ordinal);
+}
+
 void drain_in_flight() {
   auto& rt = runtime::get();
   rt.waiter().wait_until([&] { return rt.in_flight.load(std::memory_order_acquire) == 0; });

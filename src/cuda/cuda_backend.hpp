@@ -115,6 +115,7 @@ class cuda_backend final : public detail::backend {
   void execute(std::shared_ptr<detail::command> cmd) override;
   bool help_one() override { return false; }
   bool has_work() const override { return false; }
+  void synchronize_device(int ordinal) override;
   // cuda_module.cpp: kernels compiled at run time by NVRTC.
   std::string compile_module(int ordinal, const std::string& source,
                              const std::vector<std::string>& options) override;

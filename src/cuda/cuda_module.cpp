@@ -33,12 +33,9 @@ std::string arch_of(const cuda_device& d) {
 
 std::vector<std::string> nvrtc_flags(const cuda_device& d) {
   const std::string inc = cuda_include_dir();
-  return {"-std=c++20",
-          "--gpu-architecture=" + arch_of(d),
-          "-default-device",
-          "-DNDL_CHECKED=" + std::to_string(NDL_CHECKED),
-          "-I" + inc + "/cccl",
-          "-I" + inc};
+  return {"-std=c++20",         "--gpu-architecture=" + arch_of(d),
+          "-default-device",    "-DNDL_CHECKED=" + std::to_string(NDL_CHECKED),
+          "-I" + inc + "/cccl", "-I" + inc};
 }
 
 /// The payload of a run-time kernel's launch: the kernel, then its arguments.
@@ -156,6 +153,13 @@ void nvrtc_check(nvrtcResult r, const char* call) {
 }
 
 }  // namespace
+
+void cuda_backend::synchronize_device(int ordinal) {
+  cuda_device& d = *devices_[static_cast<size_t>(ordinal)];
+  d.health.check(d.filter.c_str());
+  d.make_current();
+  NDL_CUDA_CHECK(d, cudaDeviceSynchronize());
+}
 
 std::string cuda_backend::compile_module(int ordinal, const std::string& source,
                                          const std::vector<std::string>& options) {

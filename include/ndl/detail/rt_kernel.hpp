@@ -365,6 +365,10 @@ NDL_API std::string rt_compiler_id(const device& dev);
 NDL_API const rt_kernel* load_rt_module(const device& dev, const std::string& image,
                                         const rt_signature& signature);
 
+/// Blocks until `dev` has finished all its work, also what other libraries enqueued on it
+/// (their CUDA streams): before ndlaunch uses memory another framework may still be writing.
+NDL_API void synchronize_device(const device& dev);
+
 /// Blocks until every command submitted in the process has finished, without raising their
 /// errors (they stay with their events). Language bindings call it before their interpreter
 /// shuts down, so that no launch releases an argument into a finalised interpreter.
