@@ -72,19 +72,21 @@ rt_arg local_arg(ndl::detail::rt_dtype t, long long n, unsigned long long offset
 // Launches `k` as the Python package does: payload built from the rt_args, one record.
 void launch(const ndl::queue& q, const rt_kernel* k, const ndl::detail::index_space& space,
             const std::vector<rt_arg>& args, size_t local_bytes = 0) {
-  std::vector<std::max_align_t> storage(k->payload_size / sizeof(std::max_align_t) + 1);
-  ASSERT_LE(k->payload_align, alignof(std::max_align_t));
-  k->build(*k, args.data(), storage.data());
+  // (Not a std::vector<std::max_align_t>: nvcc 13.0 fails on it with an internal error.)
+  alignas(64) unsigned char storage[4096];
+  ASSERT_LE(k->payload_size, sizeof storage);
+  ASSERT_LE(k->payload_align, size_t{64});
+  k->build(*k, args.data(), storage);
   struct destroy {
     const rt_kernel* k;
     void* p;
     ~destroy() { k->destroy(p); }
-  } guard{k, storage.data()};
+  } guard{k, storage};
   ndl::detail::kernel_record rec;
   rec.kernel_type = k->kernel_type ? k->kernel_type : &typeid(rt_kernel);
   rec.name = k->name;
   rec.space = space;
-  rec.payload = storage.data();
+  rec.payload = storage;
   rec.local_bytes = local_bytes;
   rec.cpu_entry = k->cpu_entry;
   rec.cuda_entry = k->cuda_entry;
