@@ -133,11 +133,11 @@ def asarray(obj, dtype=None, queue=None) -> Array:
         if same_type and same_queue:
             return obj
         obj = obj.to_numpy()
-    host = _np.ascontiguousarray(obj, dtype=dtype)
-    if host.ndim == 0:
+    host = _np.asarray(obj, dtype=dtype)
+    if host.ndim == 0:  # (ascontiguousarray would make it 1-d)
         raise InvalidArgumentError(
             "ndlaunch arrays have 1, 2 or 3 dimensions, got a scalar (wrap it in a list)")
-    return _ndlaunch._from_host(host, queue)
+    return _ndlaunch._from_host(_np.ascontiguousarray(host), queue)
 
 
 _exported: dict = {}

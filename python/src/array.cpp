@@ -1,5 +1,6 @@
 // ndlaunch.Array: n-dimensional arrays on a device, their factories, host copies, slicing,
 // DLPack (both directions) and __cuda_array_interface__.
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 
 #include <cstring>
@@ -183,41 +184,59 @@ py_array from_host_buffer(nb::handle obj, const ndl::queue& q) {
 }
 
 template <class T>
-void fill_as(const py_array& a, nb::handle value) {
+void fill_as(const py_array& a, const char* value) {
   T v;
-  if constexpr (std::is_same_v<T, bool>)
-    v = PyObject_IsTrue(value.ptr()) != 0;
-  else
-    v = nb::cast<T>(value, true);
+  std::memcpy(&v, value, sizeof v);
   nb::gil_scoped_release release;
   a.queue.fill(static_cast<T*>(a.data), v, a.size());
 }
 
+bool is_f_contiguous(const py_array& a) {
+  int64_t expect = 1;
+  for (int d = 0; d < a.ndim; ++d) {
+    if (a.shape[d] != 1 && a.strides[d] != expect) return false;
+    expect *= a.shape[d];
+  }
+  return true;
+}
+
 void fill(const py_array& a, nb::handle value) {
+  // The value converted as NumPy converts it (OverflowError when out of the type's range).
+  nb::object host = numpy().attr("asarray")(value, dtype_object(a.dtype));
+  if (nb::cast<int>(host.attr("ndim")) != 0)
+    throw nb::type_error("fill: the value must be a scalar");
   if (a.size() == 0) return;
+  // queue.fill sets size() consecutive elements from the data pointer: a strided view
+  // (a[::2], a[::-1], a[:, 1:]) does not hold them.
+  if (!is_c_contiguous(a) && !is_f_contiguous(a))
+    ndl::detail::throw_error(ndl::errc::unsupported, "fill: the array is a strided view (strides " +
+                                                         shape_string(a.ndim, a.strides) +
+                                                         "); fill sets contiguous arrays only");
+  nb::bytes bytes = nb::cast<nb::bytes>(host.attr("tobytes")());
+  const char* v = bytes.c_str();
   switch (a.dtype) {
     case rt_dtype::b8:
-      return fill_as<bool>(a, value);
+      return fill_as<bool>(a, v);
     case rt_dtype::i8:
-      return fill_as<int8_t>(a, value);
+      return fill_as<int8_t>(a, v);
     case rt_dtype::i16:
-      return fill_as<int16_t>(a, value);
+      return fill_as<int16_t>(a, v);
     case rt_dtype::i32:
-      return fill_as<int32_t>(a, value);
+      return fill_as<int32_t>(a, v);
     case rt_dtype::i64:
-      return fill_as<int64_t>(a, value);
+      return fill_as<int64_t>(a, v);
     case rt_dtype::u8:
-      return fill_as<uint8_t>(a, value);
+      return fill_as<uint8_t>(a, v);
     case rt_dtype::u16:
-      return fill_as<uint16_t>(a, value);
+      return fill_as<uint16_t>(a, v);
     case rt_dtype::u32:
-      return fill_as<uint32_t>(a, value);
+      return fill_as<uint32_t>(a, v);
     case rt_dtype::u64:
-      return fill_as<uint64_t>(a, value);
+      return fill_as<uint64_t>(a, v);
     case rt_dtype::f32:
-      return fill_as<float>(a, value);
+      return fill_as<float>(a, v);
     case rt_dtype::f64:
-      return fill_as<double>(a, value);
+      return fill_as<double>(a, v);
   }
 }
 
@@ -235,18 +254,15 @@ struct export_ctx {
   Managed managed{};
   int64_t shape[3];
   int64_t strides[3];
-  PyObject* owner;  // the Array, kept alive by the tensor
+  // The array's memory, kept alive by the tensor. Not the Python object: releasing it takes
+  // no GIL, so a consumer may release the tensor on any thread and while the interpreter
+  // shuts down (when Py_IsInitialized() is already false but the array still exists).
+  std::shared_ptr<const void> owner;
 };
 
 template <class Managed>
 void export_deleter(Managed* m) {
-  auto* ctx = static_cast<export_ctx<Managed>*>(m->manager_ctx);
-  if (Py_IsInitialized()) {
-    PyGILState_STATE s = PyGILState_Ensure();
-    Py_XDECREF(ctx->owner);
-    PyGILState_Release(s);
-  }
-  delete ctx;
+  delete static_cast<export_ctx<Managed>*>(m->manager_ctx);
 }
 
 template <class Managed>
@@ -266,7 +282,7 @@ dlpack::DLDevice dl_device_of(const py_array& a) {
 }
 
 template <class Managed>
-nb::object export_dlpack(nb::handle self, const py_array& a, const char* name) {
+nb::object export_dlpack(const py_array& a, const char* name) {
   auto* ctx = new export_ctx<Managed>();
   dlpack::DLTensor& t = ctx->managed.dl_tensor;
   t.data = a.data;
@@ -292,8 +308,7 @@ nb::object export_dlpack(nb::handle self, const py_array& a, const char* name) {
     ctx->managed.version = {1, 0};
     ctx->managed.flags = 0;
   }
-  ctx->owner = self.ptr();
-  Py_INCREF(ctx->owner);
+  ctx->owner = a.owner;
   PyObject* cap = PyCapsule_New(&ctx->managed, name, &capsule_destructor<Managed>);
   if (!cap) {
     export_deleter(&ctx->managed);
@@ -324,9 +339,8 @@ nb::object dlpack_export(nb::handle self, nb::handle stream, nb::handle max_vers
   }
   bool versioned = false;
   if (!max_version.is_none()) versioned = nb::cast<int>(max_version[0]) >= 1;
-  if (versioned)
-    return export_dlpack<dlpack::DLManagedTensorVersioned>(self, a, "dltensor_versioned");
-  return export_dlpack<dlpack::DLManagedTensor>(self, a, "dltensor");
+  if (versioned) return export_dlpack<dlpack::DLManagedTensorVersioned>(a, "dltensor_versioned");
+  return export_dlpack<dlpack::DLManagedTensor>(a, "dltensor");
 }
 
 // ---- DLPack import ---------------------------------------------------------------------------
@@ -348,7 +362,23 @@ rt_dtype dtype_from_dl(dlpack::DLDataType t) {
 }
 
 py_array dlpack_import(nb::handle obj, nb::handle queue_arg) {
-  if (nb::isinstance<py_array>(obj)) return nb::cast<py_array>(obj);
+  if (nb::isinstance<py_array>(obj)) {
+    py_array a = nb::cast<py_array>(obj);
+    if (queue_arg.is_none()) return a;
+    // The same memory, bound to the queue asked for (as an export and import would do).
+    ndl::queue q = queue_from(queue_arg);
+    if (!(q.get_device() == a.queue.get_device()))
+      ndl::detail::throw_error(ndl::errc::invalid_argument,
+                               "from_dlpack: the array lives on " +
+                                   a.queue.get_device().filter_string() + " but the queue is on " +
+                                   q.get_device().filter_string());
+    {
+      nb::gil_scoped_release release;
+      a.queue.wait();
+    }
+    a.queue = q;
+    return a;
+  }
   if (!nb::hasattr(obj, "__dlpack__"))
     throw nb::type_error("from_dlpack: the object does not implement __dlpack__");
   auto dev = nb::cast<std::pair<int, int>>(obj.attr("__dlpack_device__")());
@@ -393,6 +423,11 @@ py_array dlpack_import(nb::handle obj, nb::handle queue_arg) {
     auto* m = static_cast<dlpack::DLManagedTensorVersioned*>(
         PyCapsule_GetPointer(cap.ptr(), "dltensor_versioned"));
     if (m->version.major > 1) throw nb::buffer_error("from_dlpack: DLPack major version > 1");
+    // Kernels may write to any array: a read-only tensor is refused (the producer keeps it).
+    if (m->flags & dlpack::DLPACK_FLAG_BITMASK_READ_ONLY)
+      throw nb::buffer_error(
+          "from_dlpack: the tensor is read-only, and ndlaunch arrays are writable "
+          "(copy it with ndlaunch.asarray)");
     t = &m->dl_tensor;
     a.owner = std::shared_ptr<const void>(m, [](const void* p) {
       auto* mm = static_cast<dlpack::DLManagedTensorVersioned*>(const_cast<void*>(p));
@@ -629,7 +664,8 @@ void bind_array(nb::module_& m) {
             return dtype.is_none() ? out : out.attr("astype")(dtype);
           },
           nb::arg("dtype") = nb::none(), nb::arg("copy") = nb::none())
-      .def("fill", &fill, nb::arg("value"), "Sets every element (C-order arrays) to `value`.")
+      .def("fill", &fill, nb::arg("value"),
+           "Sets every element of a contiguous array to `value` (converted as NumPy does).")
       .def("__getitem__", &getitem)
       .def("__len__", [](const py_array& a) { return a.shape[0]; })
       .def("__dlpack__", &dlpack_export, nb::kw_only(), nb::arg("stream") = nb::none(),

@@ -42,6 +42,9 @@ struct DLPackVersion {
   uint32_t minor;
 };
 
+/// Flags of a versioned tensor: the consumer must not write to its memory.
+constexpr uint64_t DLPACK_FLAG_BITMASK_READ_ONLY = 1ull << 0;
+
 /// The versioned tensor (capsule name "dltensor_versioned").
 struct DLManagedTensorVersioned {
   DLPackVersion version;

@@ -145,7 +145,7 @@ void convert(const std::string& kernel, nb::handle obj, launch_args& out) {
     rt_dtype t;
     try {
       t = dtype_from(obj.attr("dtype"));
-    } catch (nb::python_error&) {
+    } catch (const std::exception&) {  // numpy.dtype failed, or a type ndlaunch lacks
       bad_argument(kernel, pos, obj);
     }
     set_scalar(a, t, view.buf, dtype_size(t));

@@ -176,9 +176,12 @@ const detail::rt_kernel* cpu_backend::load_module(int, const std::string& image,
     written += static_cast<size_t>(n);
   }
   const std::string path = "/proc/self/fd/" + std::to_string(fd);
-  // Never unloaded: launches in flight and cached specialisations point into it.
+  // Never unloaded: launches in flight and cached specialisations point into it. The memfd
+  // stays open as long as the library is loaded: dlopen matches an already loaded library by
+  // its path, and a closed descriptor's number (hence its /proc/self/fd path) is reused by
+  // the next load, which would then get this library back instead of its own.
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  close(fd);
+  if (!handle) close(fd);
   const std::string name = signature.name ? signature.name : "";
   if (!handle)
     detail::throw_error(
