@@ -69,6 +69,29 @@ struct launch_args {
   bool has_local = false;
 };
 
+/// The Python types the launcher tells apart, looked up once (nb::isinstance looks the C++
+/// type up on every call; a launch checks several arguments).
+struct launch_types {
+  PyTypeObject* array;
+  PyTypeObject* local;
+  PyTypeObject* range;
+  PyTypeObject* nd_range;
+};
+const launch_types& types() {
+  static const launch_types t{reinterpret_cast<PyTypeObject*>(nb::type<py_array>().ptr()),
+                              reinterpret_cast<PyTypeObject*>(nb::type<py_local>().ptr()),
+                              reinterpret_cast<PyTypeObject*>(nb::type<py_range>().ptr()),
+                              reinterpret_cast<PyTypeObject*>(nb::type<py_nd_range>().ptr())};
+  return t;
+}
+PyTypeObject* kernel_type() {
+  static PyTypeObject* t = reinterpret_cast<PyTypeObject*>(nb::type<py_kernel>().ptr());
+  return t;
+}
+inline bool is_a(nb::handle h, PyTypeObject* t) {
+  return Py_TYPE(h.ptr()) == t || PyType_IsSubtype(Py_TYPE(h.ptr()), t);
+}
+
 [[noreturn]] void bad_argument(const std::string& kernel, int pos, nb::handle obj) {
   const std::string type = nb::cast<std::string>(nb::str(obj.type().attr("__name__")));
   throw nb::type_error(("kernel '" + kernel + "', argument " + std::to_string(pos) +
@@ -91,8 +114,9 @@ void convert(const std::string& kernel, nb::handle obj, launch_args& out) {
         ("kernel '" + kernel + "': more than " + std::to_string(max_args) + " arguments").c_str());
   rt_arg& a = out.args[out.n++];
   PyObject* o = obj.ptr();
-  if (nb::isinstance<py_array>(obj)) {
-    const py_array& arr = nb::cast<const py_array&>(obj);
+  const launch_types& t = types();
+  if (is_a(obj, t.array)) {
+    const py_array& arr = *nb::inst_ptr<py_array>(obj);
     a.code = rt_code(rt_kind::array, arr.dtype, arr.ndim);
     a.data = arr.data;
     for (int d = 0; d < arr.ndim; ++d) {
@@ -120,8 +144,8 @@ void convert(const std::string& kernel, nb::handle obj, launch_args& out) {
   } else if (PyFloat_Check(o)) {
     const double v = PyFloat_AsDouble(o);
     set_scalar(a, rt_dtype::f64, &v, sizeof v);
-  } else if (nb::isinstance<py_local>(obj)) {
-    const py_local& l = nb::cast<const py_local&>(obj);
+  } else if (is_a(obj, t.local)) {
+    const py_local& l = *nb::inst_ptr<py_local>(obj);
     a.code = rt_code(rt_kind::local, l.dtype, l.ndim);
     size_t bytes = dtype_size(l.dtype);
     for (int d = 0; d < l.ndim; ++d) {
@@ -155,8 +179,8 @@ void convert(const std::string& kernel, nb::handle obj, launch_args& out) {
 }
 
 const ndl::detail::index_space& space_of(nb::handle h, ndl::detail::index_space& tmp) {
-  if (nb::isinstance<py_range>(h)) return nb::inst_ptr<py_range>(h)->space;
-  if (nb::isinstance<py_nd_range>(h)) return nb::inst_ptr<py_nd_range>(h)->space;
+  if (is_a(h, types().range)) return nb::inst_ptr<py_range>(h)->space;
+  if (is_a(h, types().nd_range)) return nb::inst_ptr<py_nd_range>(h)->space;
   // A plain int or tuple is a Range.
   nb::object r = nb::module_::import_("ndlaunch._ndlaunch").attr("Range")(h);
   tmp = nb::inst_ptr<py_range>(r)->space;
@@ -215,28 +239,45 @@ const rt_kernel* specialisation(nb::handle kernel_obj, py_kernel& k,
   return spec;
 }
 
-/// An asynchronous launch's payload and the owners of its arrays; destroyed by the runtime
-/// after the kernel, without the GIL.
+/// An asynchronous launch's payload and the owners of its arrays, in one allocation (this
+/// object, then the owners, then the payload); destroyed by the runtime after the kernel,
+/// without the GIL.
 class rt_owned final : public ndl::detail::owned_payload {
  public:
-  rt_owned(const rt_kernel* k, int n_owners) : k_(k) {
-    storage_ = ::operator new(k->payload_size,
-                              std::align_val_t(k->payload_align < 16 ? 16 : k->payload_align));
-    owners_.reserve(static_cast<size_t>(n_owners));
+  static std::unique_ptr<rt_owned> make(const rt_kernel* k, int n_owners) {
+    const size_t align = k->payload_align > alignment ? k->payload_align : alignment;
+    const size_t owners_at = round_up(sizeof(rt_owned), alignof(std::shared_ptr<const void>));
+    const size_t payload_at = round_up(
+        owners_at + sizeof(std::shared_ptr<const void>) * static_cast<size_t>(n_owners), align);
+    void* mem = ::operator new(payload_at + k->payload_size, std::align_val_t(alignment));
+    auto* self = new (mem)
+        rt_owned(k, static_cast<char*>(mem) + owners_at, static_cast<char*>(mem) + payload_at);
+    return std::unique_ptr<rt_owned>(self);
   }
   ~rt_owned() override {
-    if (built_) k_->destroy(storage_);
-    ::operator delete(storage_, std::align_val_t(k_->payload_align < 16 ? 16 : k_->payload_align));
+    if (built_) k_->destroy(payload_);
+    for (int i = 0; i < n_owners_; ++i)
+      owners_[i].~shared_ptr();
   }
-  void* storage() { return storage_; }
+  static void operator delete(void* p) { ::operator delete(p, std::align_val_t(alignment)); }
+
+  void* payload() { return payload_; }
   void built() { built_ = true; }
-  void own(const std::shared_ptr<const void>& o) { owners_.push_back(o); }
+  void own(const std::shared_ptr<const void>& o) {
+    new (&owners_[n_owners_++]) std::shared_ptr<const void>(o);
+  }
 
  private:
+  static constexpr size_t alignment = 64;
+  static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+  rt_owned(const rt_kernel* k, void* owners, void* payload)
+      : k_(k), owners_(static_cast<std::shared_ptr<const void>*>(owners)), payload_(payload) {}
+
   const rt_kernel* k_;
-  void* storage_;
+  std::shared_ptr<const void>* owners_;
+  void* payload_;
+  int n_owners_ = 0;
   bool built_ = false;
-  std::vector<std::shared_ptr<const void>> owners_;
 };
 
 ndl::detail::kernel_record make_record(const rt_kernel* spec, const ndl::detail::index_space& space,
@@ -259,11 +300,11 @@ struct prepared {
   ndl::detail::index_space space;
 };
 
-prepared prepare(nb::handle kernel_obj, nb::handle space_obj, const nb::args& args, size_t first,
+prepared prepare(nb::handle kernel_obj, nb::handle space_obj, const nb::args& args,
                  nb::handle queue_kw, launch_args& la) {
   nb::handle kh = kernel_obj;
   nb::object wrapped;
-  if (!nb::isinstance<py_kernel>(kh)) {
+  if (!is_a(kh, kernel_type())) {
     // A kernel table exported by a C++ extension (a capsule), or a mistake: Python decides.
     wrapped = nb::module_::import_("ndlaunch").attr("_as_kernel")(kh);
     kh = wrapped;
@@ -271,7 +312,7 @@ prepared prepare(nb::handle kernel_obj, nb::handle space_obj, const nb::args& ar
   py_kernel* k = nb::inst_ptr<py_kernel>(kh);
   ndl::detail::index_space tmp;
   const ndl::detail::index_space& space = space_of(space_obj, tmp);
-  for (size_t i = first; i < args.size(); ++i)
+  for (size_t i = 0; i < args.size(); ++i)
     convert(k->name, args[i], la);
   if (la.has_local && !space.is_nd)
     ndl::detail::throw_error(ndl::errc::invalid_argument,
@@ -283,22 +324,9 @@ prepared prepare(nb::handle kernel_obj, nb::handle space_obj, const nb::args& ar
   return {k, spec, q, space};
 }
 
-nb::handle queue_kwarg(const nb::kwargs& kwargs) {
-  nb::handle q = nb::none();
-  for (auto [key, value] : kwargs) {
-    if (nb::cast<std::string>(key) != "queue")
-      throw nb::type_error(("unexpected keyword argument '" + nb::cast<std::string>(key) +
-                            "' (the only one is queue=)")
-                               .c_str());
-    q = value;
-  }
-  return q;
-}
-
-void call_kernel(nb::args args, nb::kwargs kwargs) {
-  if (args.size() < 2) throw nb::type_error("call_kernel(kernel, index_space, *args, queue=None)");
+void call_kernel(nb::handle kernel, nb::handle space, nb::args args, nb::handle queue) {
   launch_args la;
-  prepared p = prepare(args[0], args[1], args, 2, queue_kwarg(kwargs), la);
+  prepared p = prepare(kernel, space, args, queue, la);
   alignas(64) unsigned char local_storage[1024];
   void* storage = local_storage;
   std::unique_ptr<unsigned char[]> heap;
@@ -320,21 +348,19 @@ void call_kernel(nb::args args, nb::kwargs kwargs) {
   ndl::detail::submit_sync(p.q.impl(), rec);
 }
 
-nb::tuple call_kernel_async(nb::args args, nb::kwargs kwargs) {
-  if (args.size() < 3)
-    throw nb::type_error(
-        "call_kernel_async(kernel, index_space, dependent_events, *args, queue=None)");
+nb::tuple call_kernel_async(nb::handle kernel, nb::handle space, nb::handle dependent_events,
+                            nb::args args, nb::handle queue) {
   launch_args la;
-  prepared p = prepare(args[0], args[1], args, 3, queue_kwarg(kwargs), la);
-  auto deps = events_from(args[2]);
-  auto owned = std::make_unique<rt_owned>(p.spec, la.n_arrays);
+  prepared p = prepare(kernel, space, args, queue, la);
+  auto deps = events_from(dependent_events);
+  auto owned = rt_owned::make(p.spec, la.n_arrays);
   for (int i = 0; i < la.n_arrays; ++i)
     owned->own(la.arrays[i]->owner);
-  p.spec->build(*p.spec, la.args, owned->storage());
+  p.spec->build(*p.spec, la.args, owned->payload());
   owned->built();
-  const auto rec = make_record(p.spec, p.space, la, owned->storage());
+  const auto rec = make_record(p.spec, p.space, la, owned->payload());
   ndl::launch_events ev = ndl::detail::submit_async(p.q.impl(), rec, std::move(owned), deps);
-  return nb::make_tuple(ev.host_event, ev.device_event);
+  return nb::make_tuple(std::move(ev.host_event), std::move(ev.device_event));
 }
 
 /// The specialisations of a kernel table exported by a C++ extension (ndl/python.hpp).
@@ -383,12 +409,14 @@ void bind_launch(nb::module_& m) {
       .def_prop_ro("name", [](const py_kernel& k) { return k.name; })
       .def_prop_ro("num_specializations", [](const py_kernel& k) { return k.specs.size(); });
 
-  m.def("call_kernel", &call_kernel,
-        "call_kernel(kernel, index_space, *args, queue=None): runs the kernel over the index "
-        "space and blocks until it has finished (releasing the GIL).");
-  m.def("call_kernel_async", &call_kernel_async,
-        "call_kernel_async(kernel, index_space, dependent_events, *args, queue=None) -> "
-        "(host_event, device_event)");
+  m.def("call_kernel", &call_kernel, nb::arg("kernel"), nb::arg("index_space"), nb::arg("args"),
+        nb::kw_only(), nb::arg("queue") = nb::none(),
+        "Runs the kernel over the index space and blocks until it has finished (releasing the "
+        "GIL). The queue is the array arguments' one unless queue= names one.");
+  m.def("call_kernel_async", &call_kernel_async, nb::arg("kernel"), nb::arg("index_space"),
+        nb::arg("dependent_events"), nb::arg("args"), nb::kw_only(), nb::arg("queue") = nb::none(),
+        "Submits the kernel after dependent_events; returns (host_event, device_event) at once. "
+        "The arrays passed stay alive until the host event completes.");
   m.def("_capsule_specs", &capsule_specs, nb::arg("capsule"));
   m.def("_capsule_name", [](nb::handle capsule) {
     if (!PyCapsule_IsValid(capsule.ptr(), ndl::python::capsule_name)) return std::string();
