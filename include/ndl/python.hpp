@@ -34,6 +34,9 @@
 #include <string>
 
 #include "ndl/detail/rt_kernel.hpp"
+#include "ndl/kernel/atomic.hpp"
+#include "ndl/kernel/barrier.hpp"
+#include "ndl/kernel/private_array.hpp"
 
 namespace ndl::python {
 

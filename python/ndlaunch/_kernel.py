@@ -184,18 +184,26 @@ def specialize(device, source: str, name: str, is_nd: bool, dims: int, codes,
                 _stats["memory_hits"] += 1
         directory = _cache_dir(cache_dir)
         suffix = ".so" if device.backend == "cpu" else ".cubin"
+        from_disk = False
         if image is None and directory:
             image = _read(os.path.join(directory, key + suffix))
-            if image is not None:
+            from_disk = image is not None
+        addr = None
+        if from_disk:
+            try:
+                addr = _ndlaunch._load(device, image, name, is_nd, dims, list(codes))
                 with _lock:
                     _stats["disk_hits"] += 1
+            except _ndlaunch.Error:
+                image = None  # a damaged entry (e.g. truncated by a full disk): rebuild it
         if image is None:
             image = _ndlaunch._compile(device, text, opts)
             with _lock:
                 _stats["compiles"] += 1
             if directory:
                 _publish(directory, key + suffix, image)
-        addr = _ndlaunch._load(device, image, name, is_nd, dims, list(codes))
+        if addr is None:
+            addr = _ndlaunch._load(device, image, name, is_nd, dims, list(codes))
         with _lock:
             _stats["loads"] += 1
             _images[key] = image

@@ -405,8 +405,8 @@ py_array dlpack_import(nb::handle obj, nb::handle queue_arg) {
   nb::object cap;
   nb::kwargs kw;
   // No stream: a CUDA producer then orders its work before the legacy default stream, which
-  // ndlaunch's (non-blocking) streams do not wait for. The producer's pending writes must be
-  // complete (e.g. torch.cuda.synchronize()); docs/python.md says so.
+  // ndlaunch's (non-blocking) streams do not wait for; the device is synchronised below, once
+  // the producer has enqueued whatever it must.
   try {
     kw["max_version"] = nb::make_tuple(1, 0);
     cap = obj.attr("__dlpack__")(**kw);
@@ -414,6 +414,11 @@ py_array dlpack_import(nb::handle obj, nb::handle queue_arg) {
     if (!e.matches(PyExc_TypeError)) throw;
     PyDict_DelItemString(kw.ptr(), "max_version");
     cap = obj.attr("__dlpack__")(**kw);
+  }
+  if (target.backend() != ndl::backend_kind::cpu) {
+    // The producer's writes may still be in flight on its own streams.
+    nb::gil_scoped_release release;
+    ndl::detail::synchronize_device(target);
   }
   py_array a;
   a.queue = q;

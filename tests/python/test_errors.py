@@ -127,7 +127,8 @@ def test_call_kernel_misuse(queue, K):
         nl.call_kernel(K.add1)
     with pytest.raises(TypeError, match="call_kernel_async"):
         nl.call_kernel_async(K.add1, nl.Range(4))
-    with pytest.raises(TypeError, match="unexpected keyword argument 'stream'"):
+    # The only keyword is queue=: anything else names the signature and the keyword passed.
+    with pytest.raises(TypeError, match=r"(?s)queue: object \| None = None.*stream"):
         nl.call_kernel(K.add1, nl.Range(4), a, stream=None)
     with pytest.raises(TypeError, match="integers"):
         nl.call_kernel(K.add1, "four", a)
