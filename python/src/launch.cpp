@@ -60,7 +60,11 @@ struct py_kernel {
 
 /// The arguments of one launch, converted.
 struct launch_args {
-  rt_arg args[max_args];
+  // Left uninitialised (4.6 KB a launch): convert() initialises each argument it fills.
+  union {
+    rt_arg args[max_args];
+  };
+  launch_args() {}
   const py_array* arrays[max_args];  // the array arguments, in order
   int positions[max_args];           // their argument positions
   int n = 0;
@@ -112,7 +116,7 @@ void convert(const std::string& kernel, nb::handle obj, launch_args& out) {
   if (pos >= max_args)
     throw nb::type_error(
         ("kernel '" + kernel + "': more than " + std::to_string(max_args) + " arguments").c_str());
-  rt_arg& a = out.args[out.n++];
+  rt_arg& a = *new (&out.args[out.n++]) rt_arg();
   PyObject* o = obj.ptr();
   const launch_types& t = types();
   if (is_a(obj, t.array)) {

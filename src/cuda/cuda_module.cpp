@@ -66,14 +66,8 @@ cudaError_t launch_range(const rt_cuda_kernel& k, void* args, const detail::inde
 #else
   const size_t shared = 0;
 #endif
-  s.total = 1;
-  for (int d = 0; d < Dim; ++d) {
-    s.r[d] = space.global[d];
-    s.total *= space.global[d];
-  }
   const auto block = static_cast<size_t>(k.block);
-  size_t blocks = (s.total + block - 1) / block;
-  if (blocks > detail::cuda_grid_limit[0]) blocks = detail::cuda_grid_limit[0];
+  const size_t blocks = detail::cuda_range_setup<Dim>(space.global, block, s);
   void* params[] = {args, &s};
   return cudaLaunchKernel(reinterpret_cast<const void*>(k.kernel),
                           dim3(static_cast<unsigned>(blocks)), dim3(static_cast<unsigned>(block)),
@@ -90,16 +84,8 @@ cudaError_t launch_nd(const rt_cuda_kernel& k, void* args, const detail::index_s
 #else
   const size_t shared = launch.local_bytes;
 #endif
-  unsigned block[3] = {1, 1, 1};
-  unsigned grid[3] = {1, 1, 1};
-  for (int d = 0; d < Dim; ++d) {
-    s.lr[d] = space.local[d];
-    s.gr[d] = space.global[d] / space.local[d];
-    const int axis = Dim - 1 - d;
-    block[axis] = static_cast<unsigned>(space.local[d]);
-    grid[axis] = static_cast<unsigned>(
-        s.gr[d] < detail::cuda_grid_limit[axis] ? s.gr[d] : detail::cuda_grid_limit[axis]);
-  }
+  unsigned block[3], grid[3];
+  detail::cuda_nd_setup<Dim>(space.global, space.local, s, grid, block);
   const void* fn = reinterpret_cast<const void*>(k.kernel);
   if (shared > 48 * 1024) {
     const cudaError_t e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -216,9 +202,31 @@ const detail::rt_kernel* cuda_backend::load_module(int ordinal, const std::strin
   d.make_current();
   auto k = std::make_unique<rt_cuda_kernel>();
   k->name = signature.name ? signature.name : "";
-  k->codes.assign(signature.arg_codes, signature.arg_codes + signature.nargs);
   NDL_CUDA_CHECK(
       d, cudaLibraryLoadData(&k->library, image.data(), nullptr, nullptr, 0, nullptr, nullptr, 0));
+  struct unload_on_failure {
+    rt_cuda_kernel* k;
+    ~unload_on_failure() {
+      if (k) (void)cudaLibraryUnload(k->library);
+    }
+  } guard{k.get()};
+  // What the image was compiled for (NDL_RT_KERNEL writes it): the loader's answer, which
+  // load_rt_module compares with what the launcher asked for.
+  void* table = nullptr;
+  size_t table_bytes = 0;
+  if (cudaLibraryGetGlobal(&table, &table_bytes, k->library, "ndl_rt_signature") != cudaSuccess ||
+      table_bytes < 4 * sizeof(unsigned short)) {
+    (void)cudaGetLastError();
+    detail::throw_error(
+        errc::invalid_argument,
+        "kernel '" + k->name + "': the image has no ndl_rt_signature (not made by NDL_RT_KERNEL)");
+  }
+  std::vector<unsigned short> sig(table_bytes / sizeof(unsigned short));
+  NDL_CUDA_CHECK(d, cudaMemcpy(sig.data(), table, table_bytes, cudaMemcpyDeviceToHost));
+  if (sig.size() != 4 + static_cast<size_t>(sig[3]))
+    detail::throw_error(errc::invalid_argument,
+                        "kernel '" + k->name + "': the image's ndl_rt_signature is malformed");
+  k->codes.assign(sig.begin() + 4, sig.end());
   NDL_CUDA_CHECK(d, cudaLibraryGetKernel(&k->kernel, k->library, "ndl_rt_entry"));
   int min_grid = 0, block = 0;
   // As for compiled kernels (cuda_entry.hpp): the occupancy-optimal size up to 256 threads.
@@ -229,17 +237,20 @@ const detail::rt_kernel* cuda_backend::load_module(int ordinal, const std::strin
   else
     (void)cudaGetLastError();
   detail::rt_kernel& info = k->info;
+  info.abi = sig[0];
+  info.checked = sig[1];
   info.name = k->name.c_str();
-  info.dims = signature.dims;
-  info.is_nd = signature.is_nd;
-  info.nargs = signature.nargs;
+  info.dims = sig[2] & 15;
+  info.is_nd = (sig[2] & 16) != 0;
+  info.nargs = sig[3];
   info.arg_codes = k->codes.data();
-  info.payload_size = rt_cuda_payload_bytes(signature.nargs);
+  info.payload_size = rt_cuda_payload_bytes(info.nargs);
   info.payload_align = alignof(rt_cuda_payload);
   info.build = &rt_cuda_build;
   info.destroy = &rt_cuda_destroy;
   info.cuda_entry = &rt_cuda_entry;
   info.context = k.get();
+  guard.k = nullptr;
   std::lock_guard lock(modules_mutex_);
   modules_.push_back(std::move(k));
   return &modules_.back()->info;

@@ -41,14 +41,8 @@ int cuda_range_entry(const void* payload, const index_space& space, const cuda_l
 #if NDL_CHECKED
   s.check = launch.check;
 #endif
-  s.total = 1;
-  for (int d = 0; d < Dim; ++d) {
-    s.r[d] = space.global[d];
-    s.total *= space.global[d];
-  }
   const size_t block = static_cast<size_t>(cuda_range_block_size<Payload, Dim>());
-  size_t blocks = (s.total + block - 1) / block;
-  if (blocks > cuda_grid_limit[0]) blocks = cuda_grid_limit[0];
+  const size_t blocks = cuda_range_setup<Dim>(space.global, block, s);
 #if NDL_CHECKED
   constexpr size_t shared = check_dynamic_bytes(0);
 #else
@@ -71,16 +65,8 @@ int cuda_nd_entry(const void* payload, const index_space& space, const cuda_laun
 #else
   const size_t shared = launch.local_bytes;
 #endif
-  unsigned block[3] = {1, 1, 1};
-  unsigned grid[3] = {1, 1, 1};
-  for (int d = 0; d < Dim; ++d) {
-    s.lr[d] = space.local[d];
-    s.gr[d] = space.global[d] / space.local[d];
-    const int axis = Dim - 1 - d;
-    block[axis] = static_cast<unsigned>(space.local[d]);
-    grid[axis] =
-        static_cast<unsigned>(s.gr[d] < cuda_grid_limit[axis] ? s.gr[d] : cuda_grid_limit[axis]);
-  }
+  unsigned block[3], grid[3];
+  cuda_nd_setup<Dim>(space.global, space.local, s, grid, block);
   if (shared > 48 * 1024) {
     // Above the default 48 KB a kernel must opt in (per device: set it on every such launch).
     const cudaError_t e =

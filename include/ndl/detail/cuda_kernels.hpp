@@ -37,6 +37,37 @@ struct cuda_nd_space {
 /// The largest grid in each axis (x, y, z) of every CUDA device.
 inline constexpr size_t cuda_grid_limit[3] = {2147483647u, 65535u, 65535u};
 
+/// Fills the device form of a range launch over `global`; returns its number of blocks of
+/// `block` threads (one thread per work-item, at most the grid's limit: threads then loop).
+template <int Dim>
+size_t cuda_range_setup(const size_t* global, size_t block, cuda_range_space<Dim>& s) {
+  s.total = 1;
+  for (int d = 0; d < Dim; ++d) {
+    s.r[d] = global[d];
+    s.total *= global[d];
+  }
+  const size_t blocks = (s.total + block - 1) / block;
+  return blocks < cuda_grid_limit[0] ? blocks : cuda_grid_limit[0];
+}
+
+/// Fills the device form of an nd-range launch and its grid and block extents (x, y, z):
+/// dimension d on axis Dim - 1 - d, one block per work-group up to the grid's limits (blocks
+/// then loop over work-groups).
+template <int Dim>
+void cuda_nd_setup(const size_t* global, const size_t* local, cuda_nd_space<Dim>& s, unsigned* grid,
+                   unsigned* block) {
+  for (int a = 0; a < 3; ++a)
+    grid[a] = block[a] = 1;
+  for (int d = 0; d < Dim; ++d) {
+    s.lr[d] = local[d];
+    s.gr[d] = global[d] / local[d];
+    const int axis = Dim - 1 - d;
+    block[axis] = static_cast<unsigned>(local[d]);
+    grid[axis] =
+        static_cast<unsigned>(s.gr[d] < cuda_grid_limit[axis] ? s.gr[d] : cuda_grid_limit[axis]);
+  }
+}
+
 }  // namespace ndl::detail
 
 #if defined(__CUDACC__)

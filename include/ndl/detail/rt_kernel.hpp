@@ -210,6 +210,21 @@ struct rt_device_space<nd_range<Dim>> {
   using type = cuda_nd_space<Dim>;
 };
 
+/// What a run-time CUDA kernel was compiled for, readable from its image (the symbol
+/// `ndl_rt_signature`): ABI version, checked mode, index space (dims | 16 for an nd_range),
+/// the number of arguments, then their codes. The loader compares it with what the launcher
+/// asks for, so that a wrong image is refused instead of run.
+template <int N>
+struct rt_signature_table {
+  unsigned short v[4 + N];
+};
+template <class Space, class... KArgs>
+constexpr rt_signature_table<static_cast<int>(sizeof...(KArgs))> rt_make_signature() {
+  return {{static_cast<unsigned short>(rt_abi_version), static_cast<unsigned short>(NDL_CHECKED),
+           static_cast<unsigned short>(rt_space<Space>::dims | (rt_space<Space>::is_nd ? 16 : 0)),
+           static_cast<unsigned short>(sizeof...(KArgs)), rt_param<KArgs>::code...}};
+}
+
 /// Runs a run-time kernel's launch on the device.
 template <class Kernel, class Space, class... KArgs>
 __device__ NDL_ALWAYS_INLINE void rt_device_run(const rt_arg* args,
@@ -231,6 +246,9 @@ __device__ NDL_ALWAYS_INLINE void rt_device_run(const rt_arg* args,
       fn(it, a...);                                                                              \
     }                                                                                            \
   };                                                                                             \
+  extern "C" __device__ ::ndl::detail::rt_signature_table<                                 \
+      ::ndl::detail::rt_count<__VA_ARGS__>()>                                                    \
+      ndl_rt_signature = ::ndl::detail::rt_make_signature<Space __VA_OPT__(, ) __VA_ARGS__>();   \
   extern "C" __global__ void ndl_rt_entry(                                                       \
       const ::ndl::detail::rt_arg_pack<::ndl::detail::rt_count<__VA_ARGS__>()> args,             \
       const typename ::ndl::detail::rt_device_space<Space>::type s) {                            \
