@@ -12,14 +12,14 @@ namespace {
 
 NDL_TEST(error_test, every_code_has_its_own_name) {
   const ndl::errc codes[] = {
-      ndl::errc::invalid_range, ndl::errc::queue_inference, ndl::errc::invalid_argument,
-      ndl::errc::unsupported,   ndl::errc::out_of_memory,   ndl::errc::kernel_failure,
-      ndl::errc::device_lost,   ndl::errc::backend_failure, ndl::errc::dependency_failed,
+      ndl::errc::invalid_range,   ndl::errc::queue_inference, ndl::errc::invalid_argument,
+      ndl::errc::unsupported,     ndl::errc::out_of_memory,   ndl::errc::kernel_failure,
+      ndl::errc::device_lost,     ndl::errc::backend_failure, ndl::errc::dependency_failed,
       ndl::errc::compile_failure,
   };
-  const char* names[] = {"invalid_range", "queue_inference", "invalid_argument",
-                         "unsupported",   "out_of_memory",   "kernel_failure",
-                         "device_lost",   "backend_failure", "dependency_failed",
+  const char* names[] = {"invalid_range",  "queue_inference", "invalid_argument",
+                         "unsupported",    "out_of_memory",   "kernel_failure",
+                         "device_lost",    "backend_failure", "dependency_failed",
                          "compile_failure"};
   std::set<std::string> seen;
   for (size_t i = 0; i < std::size(codes); ++i) {

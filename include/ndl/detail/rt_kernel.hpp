@@ -239,20 +239,19 @@ __device__ NDL_ALWAYS_INLINE void rt_device_run(const rt_arg* args,
 
 /// Defines the entry point of a kernel compiled at run time: `fn` (a function or function
 /// template of the source) specialised for the index space and kernel argument types.
-#define NDL_RT_KERNEL(fn, Space, ...)                                                            \
-  struct ndl_rt_kernel_fn {                                                                      \
-    template <class Item, class... A>                                                            \
-    __device__ NDL_ALWAYS_INLINE void operator()(const Item& it, const A&... a) const {          \
-      fn(it, a...);                                                                              \
-    }                                                                                            \
-  };                                                                                             \
-  extern "C" __device__ ::ndl::detail::rt_signature_table<                                 \
-      ::ndl::detail::rt_count<__VA_ARGS__>()>                                                    \
-      ndl_rt_signature = ::ndl::detail::rt_make_signature<Space __VA_OPT__(, ) __VA_ARGS__>();   \
-  extern "C" __global__ void ndl_rt_entry(                                                       \
-      const ::ndl::detail::rt_arg_pack<::ndl::detail::rt_count<__VA_ARGS__>()> args,             \
-      const typename ::ndl::detail::rt_device_space<Space>::type s) {                            \
-    ::ndl::detail::rt_device_run<ndl_rt_kernel_fn, Space __VA_OPT__(, ) __VA_ARGS__>(args.a, s); \
+#define NDL_RT_KERNEL(fn, Space, ...)                                                             \
+  struct ndl_rt_kernel_fn {                                                                       \
+    template <class Item, class... A>                                                             \
+    __device__ NDL_ALWAYS_INLINE void operator()(const Item& it, const A&... a) const {           \
+      fn(it, a...);                                                                               \
+    }                                                                                             \
+  };                                                                                              \
+  extern "C" __device__ ::ndl::detail::rt_signature_table<::ndl::detail::rt_count<__VA_ARGS__>()> \
+      ndl_rt_signature = ::ndl::detail::rt_make_signature<Space __VA_OPT__(, ) __VA_ARGS__>();    \
+  extern "C" __global__ void ndl_rt_entry(                                                        \
+      const ::ndl::detail::rt_arg_pack<::ndl::detail::rt_count<__VA_ARGS__>()> args,              \
+      const typename ::ndl::detail::rt_device_space<Space>::type s) {                             \
+    ::ndl::detail::rt_device_run<ndl_rt_kernel_fn, Space __VA_OPT__(, ) __VA_ARGS__>(args.a, s);  \
   }
 
 #else
