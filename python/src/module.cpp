@@ -104,6 +104,10 @@ nb::tuple as_tuple(const size_t* v, int n) {
 std::vector<ndl::event> event_vector(nb::handle events) {
   std::vector<ndl::event> out;
   if (events.is_none()) return out;
+  // The common case of launches without dependencies, before any type lookup.
+  if ((PyList_CheckExact(events.ptr()) && PyList_GET_SIZE(events.ptr()) == 0) ||
+      (PyTuple_CheckExact(events.ptr()) && PyTuple_GET_SIZE(events.ptr()) == 0))
+    return out;
   if (nb::isinstance<ndl::event>(events)) {
     out.push_back(nb::cast<ndl::event>(events));
     return out;
