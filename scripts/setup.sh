@@ -18,3 +18,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# The Python package (test stage `python`): a python3 with pip and its C headers. A pyenv or
+# other non-system Python that has them is used as it is; otherwise Debian's.
+if ! python3 -m pip --version >/dev/null 2>&1 ||
+   ! python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+  echo "setup: installing python3-pip python3-dev"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-pip python3-dev
+fi

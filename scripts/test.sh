@@ -48,6 +48,9 @@ for stage in "${stages[@]}"; do
       ;;
     python)
       echo "=== test.sh: python ==="
+      # Debian's own python3 refuses pip installs outside a virtual environment (PEP 668);
+      # this machine is a throwaway test host, so install into it all the same.
+      export PIP_BREAK_SYSTEM_PACKAGES=1
       python3 -m pip install --quiet --disable-pip-version-check numpy pytest pytest-timeout \
         nanobind scikit-build-core
       # The package's build directory (build/python) is kept: re-runs rebuild incrementally.
