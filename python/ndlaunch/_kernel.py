@@ -225,7 +225,7 @@ class Kernel(_ndlaunch.KernelBase):
     def __init__(self, source: str, name: str, *, options=(), cache_dir=None):
         if not name.isidentifier():
             raise ValueError(f"kernel name {name!r} is not a C++ identifier")
-        super().__init__(name, True)
+        super().__init__(name)
         self.source = source
         self.options = tuple(options)
         self.cache_dir = cache_dir
@@ -242,7 +242,7 @@ class ExportedKernel(_ndlaunch.KernelBase):
     """A kernel exported by a C++ extension (NDL_PYTHON_EXPORT_KERNEL)."""
 
     def __init__(self, capsule, name: str):
-        super().__init__(name, True)
+        super().__init__(name)
         self.capsule = capsule
         self.specs = _ndlaunch._capsule_specs(capsule)
 

@@ -21,27 +21,29 @@ struct dtype_row {
   rt_dtype t;
   size_t size;
   const char* name;
-  const char* cxx;
   char kind;  // DLPack code class: 'b' bool, 'i' int, 'u' uint, 'f' float
 };
 constexpr dtype_row dtype_rows[] = {
-    {rt_dtype::b8, 1, "bool", "bool", 'b'},
-    {rt_dtype::i8, 1, "int8", "signed char", 'i'},
-    {rt_dtype::i16, 2, "int16", "short", 'i'},
-    {rt_dtype::i32, 4, "int32", "int", 'i'},
-    {rt_dtype::i64, 8, "int64", "long", 'i'},
-    {rt_dtype::u8, 1, "uint8", "unsigned char", 'u'},
-    {rt_dtype::u16, 2, "uint16", "unsigned short", 'u'},
-    {rt_dtype::u32, 4, "uint32", "unsigned int", 'u'},
-    {rt_dtype::u64, 8, "uint64", "unsigned long", 'u'},
-    {rt_dtype::f32, 4, "float32", "float", 'f'},
-    {rt_dtype::f64, 8, "float64", "double", 'f'},
+    {rt_dtype::b8, 1, "bool", 'b'},     {rt_dtype::i8, 1, "int8", 'i'},
+    {rt_dtype::i16, 2, "int16", 'i'},   {rt_dtype::i32, 4, "int32", 'i'},
+    {rt_dtype::i64, 8, "int64", 'i'},   {rt_dtype::u8, 1, "uint8", 'u'},
+    {rt_dtype::u16, 2, "uint16", 'u'},  {rt_dtype::u32, 4, "uint32", 'u'},
+    {rt_dtype::u64, 8, "uint64", 'u'},  {rt_dtype::f32, 4, "float32", 'f'},
+    {rt_dtype::f64, 8, "float64", 'f'},
 };
 
 const dtype_row& row(rt_dtype t) {
   for (const auto& r : dtype_rows)
     if (r.t == t) return r;
   throw std::logic_error("ndlaunch: unknown dtype code");
+}
+
+/// The DLPack type code of an element type.
+uint8_t dl_code(const dtype_row& r) {
+  return r.kind == 'b'   ? dlpack::kDLBool
+         : r.kind == 'i' ? dlpack::kDLInt
+         : r.kind == 'u' ? dlpack::kDLUInt
+                         : dlpack::kDLFloat;
 }
 
 nb::handle numpy() {
@@ -289,10 +291,7 @@ nb::object export_dlpack(const py_array& a, const char* name) {
   t.device = dl_device_of(a);
   t.ndim = a.ndim;
   const auto& r = row(a.dtype);
-  t.dtype.code = r.kind == 'b'   ? dlpack::kDLBool
-                 : r.kind == 'i' ? dlpack::kDLInt
-                 : r.kind == 'u' ? dlpack::kDLUInt
-                                 : dlpack::kDLFloat;
+  t.dtype.code = dl_code(r);
   t.dtype.bits = static_cast<uint8_t>(r.size * 8);
   t.dtype.lanes = 1;
   for (int d = 0; d < a.ndim; ++d) {
@@ -348,13 +347,7 @@ nb::object dlpack_export(nb::handle self, nb::handle stream, nb::handle max_vers
 rt_dtype dtype_from_dl(dlpack::DLDataType t) {
   if (t.lanes != 1) throw nb::buffer_error("from_dlpack: vector element types are not supported");
   for (const auto& r : dtype_rows) {
-    const uint8_t code = r.kind == 'b'   ? dlpack::kDLBool
-                         : r.kind == 'i' ? dlpack::kDLInt
-                         : r.kind == 'u' ? dlpack::kDLUInt
-                                         : dlpack::kDLFloat;
-    if (code == t.code && r.size * 8 == t.bits &&
-        !(r.kind == 'i' && r.size == 1 && r.t != rt_dtype::i8))
-      return r.t;
+    if (dl_code(r) == t.code && r.size * 8 == t.bits) return r.t;
   }
   throw nb::buffer_error(("from_dlpack: unsupported element type (code " + std::to_string(t.code) +
                           ", " + std::to_string(t.bits) + " bits)")
@@ -422,7 +415,6 @@ py_array dlpack_import(nb::handle obj, nb::handle queue_arg) {
   }
   py_array a;
   a.queue = q;
-  a.foreign = true;
   const dlpack::DLTensor* t = nullptr;
   if (PyCapsule_IsValid(cap.ptr(), "dltensor_versioned")) {
     auto* m = static_cast<dlpack::DLManagedTensorVersioned*>(
@@ -577,10 +569,6 @@ size_t dtype_size(rt_dtype t) {
 const char* dtype_name(rt_dtype t) {
   return row(t).name;
 }
-const char* dtype_cxx(rt_dtype t) {
-  return row(t).cxx;
-}
-
 rt_dtype dtype_from(nb::handle obj) {
   nb::object dt = numpy().attr("dtype")(obj);
   const std::string name = nb::cast<std::string>(dt.attr("name"));

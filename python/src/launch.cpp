@@ -26,8 +26,7 @@ using ndl::detail::rt_kind;
 
 constexpr int max_args = 64;
 
-/// Which specialisation a launch needs: the device (for kernels compiled per device), the
-/// index space and the argument codes.
+/// Which specialisation a launch needs: the device, the index space and the argument codes.
 struct spec_key {
   uintptr_t device = 0;
   unsigned short space = 0;  // dims | is_nd << 4
@@ -54,7 +53,6 @@ struct spec_hash {
 /// ndlaunch.KernelBase: a kernel's specialisations, found by argument types.
 struct py_kernel {
   std::string name;
-  bool per_device = true;  // run-time compiled: one specialisation per device
   std::unordered_map<spec_key, const rt_kernel*, spec_hash> specs;
 };
 
@@ -224,7 +222,7 @@ const rt_kernel* specialisation(nb::handle kernel_obj, py_kernel& k,
                                 const ndl::detail::index_space& space, const launch_args& la,
                                 const ndl::queue& q) {
   spec_key key;
-  key.device = k.per_device ? reinterpret_cast<uintptr_t>(q.get_device().impl()) : 0;
+  key.device = reinterpret_cast<uintptr_t>(q.get_device().impl());
   key.space = static_cast<unsigned short>(space.dims | (space.is_nd ? 16 : 0));
   key.n = static_cast<unsigned short>(la.n);
   for (int i = 0; i < la.n; ++i)
@@ -403,13 +401,12 @@ void bind_launch(nb::module_& m) {
   nb::class_<py_kernel>(m, "KernelBase",
                         "A kernel with specialisations per argument types (ndlaunch.Kernel "
                         "compiles them; kernels exported by C++ extensions bring them).")
-      .def(nb::init<>())
       .def(
           "__init__",
-          [](py_kernel* self, const std::string& name, bool per_device) {
-            new (self) py_kernel{name, per_device, {}};
+          [](py_kernel* self, const std::string& name) {
+            new (self) py_kernel{name, {}};
           },
-          nb::arg("name"), nb::arg("per_device") = true)
+          nb::arg("name"))
       .def_prop_ro("name", [](const py_kernel& k) { return k.name; })
       .def_prop_ro("num_specializations", [](const py_kernel& k) { return k.specs.size(); });
 

@@ -20,8 +20,6 @@ using ndl::detail::rt_dtype;
 size_t dtype_size(rt_dtype t);
 /// The NumPy name of an element type ("float32").
 const char* dtype_name(rt_dtype t);
-/// The C++ name of an element type as kernel source spells it ("float", "long").
-const char* dtype_cxx(rt_dtype t);
 /// An element type from anything numpy.dtype() accepts (a dtype, a type, a string).
 /// @throws TypeError for unsupported types.
 rt_dtype dtype_from(nb::handle obj);
@@ -42,7 +40,6 @@ struct py_array {
   int ndim = 1;
   int64_t shape[3] = {0, 0, 0};
   int64_t strides[3] = {0, 0, 0};
-  bool foreign = false;  ///< imported from another framework (DLPack)
 
   size_t size() const {
     size_t n = 1;
