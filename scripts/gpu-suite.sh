@@ -60,12 +60,7 @@ if [[ $what == *sanitizer-api* ]]; then
     --gtest_filter='*barrier*cuda_0*:*local_accessor*cuda_0*:*atomic*cuda_0*:*private_array*cuda_0*'
 fi
 if [[ $what == *bench* || $what == all ]]; then
-  # The completion thread sleeping (the default), spinning and polling (NDL_CUDA_WAIT).
-  for mode in block spin poll; do
-    step "bench_cuda_launch_$mode" env NDL_CUDA_WAIT=$mode "$here/bin/ndl_bench_cuda_launch" \
-      --json="$logs/cuda_launch_$mode.json"
-    echo "NDL_CUDA_WAIT=$mode"
-    cat "$logs/bench_cuda_launch_$mode.log"
-  done
+  step bench_cuda_launch "$here/bin/ndl_bench_cuda_launch" --json="$logs/cuda_launch.json"
+  cat "$logs/bench_cuda_launch.log"
 fi
 exit $status

@@ -59,6 +59,13 @@ class backend {
   /// `finish_command(cmd)` exactly once, from any thread.
   virtual void execute(std::shared_ptr<command> cmd) = 0;
 
+  /// A thread is about to wait for every command of the queue with `queue_state` (from
+  /// make_queue_state): a backend that notices completions lazily should notice them soon.
+  virtual void flush_queue(void* /*queue_state*/) noexcept {}
+
+  /// As flush_queue(), for every queue of the backend.
+  virtual void flush_all() noexcept {}
+
   /// Runs one piece of queued work on the calling thread, if there is any; returns whether
   /// it did. Waiting threads call it so that blocking never starves the backend.
   virtual bool help_one() = 0;

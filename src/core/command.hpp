@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -105,15 +106,21 @@ struct command {
   // device_waits (each entry aliases its command) and the backend orders this command after
   // it on the device.
   std::vector<std::shared_ptr<event_state>> device_waits;
-  // Set (release) by the backend once the command is enqueued on its device, after
-  // device_marker and device_stream; read (acquire) by later submissions.
+  // Set (release) by the backend once the command is enqueued on its device, after the
+  // fields below; read (acquire) by later submissions and by flush_completion().
   std::atomic<bool> enqueued{false};
-  void* device_marker = nullptr;        // what dependents wait for (a CUDA event), or null
   void* device_stream = nullptr;        // where the command was enqueued
   const void* enqueued_by = nullptr;    // the backend that enqueued it
+  void* device_track = nullptr;         // the backend's record of that stream
+  std::uint64_t device_seq = 0;         // the command's position on that stream
+  void* device_marker = nullptr;        // profiling queues: recorded after the command
   void* device_start_marker = nullptr;  // profiling queues: recorded before the command
   void* marker_owner = nullptr;         // the backend's pool of markers
   void (*release_marker)(command&) noexcept = nullptr;  // returns the markers to their pool
+  // A backend that notices the completion of enqueued commands lazily (CUDA: a few at a time,
+  // see ADR 0008) asks it here to notice this one promptly, because a thread waits for it.
+  void (*flush)(command&) noexcept = nullptr;
+  std::atomic<bool> awaited{false};  // a thread waits for it (set by flush_completion())
 #if NDL_CHECKED
   unsigned long long check_tag = 0;  // CUDA kernels: the tag of the launch's check slot
 #endif
@@ -161,6 +168,17 @@ struct out_of_bounds_error : error {
   size_t extent[3] = {0, 0, 0};
 };
 #endif
+
+/// Tells the backend of the command behind `s`, if it is enqueued on a device and not yet
+/// complete, that a thread is about to wait for it (see command::flush).
+inline void flush_completion(const event_state& s) noexcept {
+  command* c = s.owner;
+  if (!c || s.is_complete()) return;
+  // seq_cst on both sides (here: store awaited, load enqueued; the backend: store enqueued,
+  // load awaited): a command enqueued meanwhile is flushed by one of the two, or both.
+  c->awaited.store(true, std::memory_order_seq_cst);
+  if (c->enqueued.load(std::memory_order_seq_cst) && c->flush) c->flush(*c);
+}
 
 /// Called when one dependency of `cmd` completed; starts the command after the last one.
 void dependency_done(const std::shared_ptr<command>& cmd, const std::exception_ptr& error,

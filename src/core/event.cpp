@@ -31,7 +31,10 @@ bool event_state::add_dependent(const std::shared_ptr<command>& cmd, bool propag
 }
 
 void event_state::wait() {
-  if (!is_complete()) runtime::get().waiter().wait_until([this] { return is_complete(); });
+  if (!is_complete()) {
+    flush_completion(*this);
+    runtime::get().waiter().wait_until([this] { return is_complete(); });
+  }
   if (error_) {
     observed_.store(true, std::memory_order_release);
     std::rethrow_exception(error_);
@@ -58,8 +61,10 @@ const detail::event_state& profiled(const std::shared_ptr<detail::event_state>& 
     detail::throw_error(errc::invalid_argument,
                         "profiling information requested from an event whose queue was not "
                         "created with queue_options::enable_profiling");
-  if (!s->is_complete())
+  if (!s->is_complete()) {
+    detail::flush_completion(*s);
     detail::runtime::get().waiter().wait_until([&] { return s->is_complete(); });
+  }
   return *s;
 }
 }  // namespace
@@ -75,6 +80,8 @@ std::uint64_t event::profiling_end() const {
 }
 
 void wait(event_list events) {
+  for (const event& e : events)
+    if (e.state()) detail::flush_completion(*e.state());
   for (const event& e : events)
     if (e.state() && !e.state()->is_complete())
       detail::runtime::get().waiter().wait_until([&] { return e.state()->is_complete(); });

@@ -105,10 +105,14 @@ void queue_impl::add_dependency(const std::shared_ptr<command>& cmd,
   if (!s->add_dependent(cmd, propagate)) {
     // Already complete: count it done now (an explicit dependency's error still propagates).
     dependency_done(cmd, propagate ? s->root_error() : nullptr, propagate);
+    return;
   }
+  // Waited for on the host (another backend's command, say): its completion is needed soon.
+  flush_completion(*s);
 }
 
 void queue_impl::wait() {
+  if (in_flight_.load(std::memory_order_acquire) != 0) dev_.owner->flush_queue(backend_state());
   runtime::get().waiter().wait_until(
       [this] { return in_flight_.load(std::memory_order_acquire) == 0; });
   std::vector<failure_record> failures;

@@ -39,6 +39,13 @@ class runtime {
 
   progress& waiter() { return progress_; }
 
+  /// Asks every backend to notice the completion of what is in flight soon (a thread is
+  /// about to wait for all of it).
+  void flush_all() noexcept {
+    for (const auto& b : backends_)
+      b->flush_all();
+  }
+
   /// Commands submitted and not yet finished, in every queue.
   std::atomic<long> in_flight{0};
 

@@ -1,9 +1,8 @@
 #include "cuda/cuda_backend.hpp"
 
-#include <cstdio>
-#include <cstdlib>
+#include <algorithm>
+#include <chrono>
 #include <cstring>
-#include <string_view>
 
 #include "core/command.hpp"
 #include "core/queue_impl.hpp"
@@ -15,26 +14,44 @@ namespace ndl::cuda {
 
 namespace {
 
+// When the completion thread covers a stream's unmarked commands with a marker (ADR 0008):
+// once this many are waiting, once the stream has had no new command for quiet_ns, or once
+// the oldest has waited max_delay_ns. Markers recorded while a thread launches slow it
+// (about 0.5 us each on an H100), so they are recorded a few commands at a time, or when the
+// launching thread has paused; a thread that waits for a command marks it itself.
+constexpr size_t mark_batch = 32;
+constexpr std::uint64_t quiet_ns = 20'000;
+constexpr std::uint64_t max_delay_ns = 200'000;
+// How often the completion thread polls markers when nothing completed: from lazy_min_ns to
+// lazy_max_ns asleep when nobody waits; when a thread waits, spinning from eager_min_ns to
+// eager_max_ns, and after eager_spin_ns without a completion asleep for lazy_min_ns (long
+// kernels: no core burnt, ~0.1 ms of latency added at most).
+constexpr std::uint64_t lazy_min_ns = 20'000;
+constexpr std::uint64_t lazy_max_ns = 200'000;
+constexpr std::uint64_t eager_min_ns = 250;
+constexpr std::uint64_t eager_max_ns = 16'000;
+constexpr std::uint64_t eager_spin_ns = 2'000'000;
+
 void release_markers(detail::command& cmd) noexcept {
   auto* dev = static_cast<cuda_device*>(cmd.marker_owner);
-  const bool timed = cmd.device_start_marker != nullptr;
-  if (cmd.device_marker) {
-    auto e = static_cast<cudaEvent_t>(cmd.device_marker);
-    (timed ? dev->timed_events : dev->events).release(e);
-  }
-  if (timed) dev->timed_events.release(static_cast<cudaEvent_t>(cmd.device_start_marker));
+  if (cmd.device_marker) dev->timed_events.release(static_cast<cudaEvent_t>(cmd.device_marker));
+  if (cmd.device_start_marker)
+    dev->timed_events.release(static_cast<cudaEvent_t>(cmd.device_start_marker));
+}
+
+void flush_command(detail::command& cmd) noexcept {
+  static_cast<cuda_device*>(cmd.marker_owner)->flush(cmd);
 }
 
 }  // namespace
 
 // --- cuda_device -----------------------------------------------------------------------------
 
-cuda_device::cuda_device(int ord, wait_mode mode)
+cuda_device::cuda_device(int ord)
     : ordinal(ord),
       filter("cuda:" + std::to_string(ord)),
-      events(*this, false, mode == wait_mode::block),
-      timed_events(*this, true, mode == wait_mode::block),
-      mode_(mode) {
+      events(*this, false),
+      timed_events(*this, true) {
   NDL_CUDA_CHECK(*this, cudaGetDeviceProperties(&props, ord));
 }
 
@@ -45,6 +62,9 @@ cuda_device::~cuda_device() {
   }
   cv_.notify_all();
   if (completer_.joinable()) completer_.join();
+  // At exit: errors (a lost device, CUDA already unloaded) are ignored.
+  for (const auto& t : tracks_)
+    (void)cudaStreamDestroy(t->stream);
   if (ref_event_) (void)cudaEventDestroy(ref_event_);
 #if NDL_CHECKED
   if (check_host_) (void)cudaFreeHost(check_host_);
@@ -121,6 +141,37 @@ void cuda_device::make_current() const {
     NDL_CUDA_CHECK(*this, cudaSetDevice(ordinal));
 }
 
+stream_track* cuda_device::take_track() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!free_tracks_.empty()) {
+      stream_track* t = free_tracks_.back();
+      free_tracks_.pop_back();
+      return t;
+    }
+  }
+  auto t = std::make_unique<stream_track>();
+  make_current();
+  // Non-blocking: no implicit ordering with the legacy default stream of other code.
+  NDL_CUDA_CHECK(*this, cudaStreamCreateWithFlags(&t->stream, cudaStreamNonBlocking));
+  try {
+    std::lock_guard lock(mutex_);
+    // give_track() and activate() never allocate: room for every track.
+    free_tracks_.reserve(tracks_.size() + 1);
+    active_.reserve(tracks_.size() + 1);
+    tracks_.push_back(std::move(t));
+    return tracks_.back().get();
+  } catch (...) {
+    if (t) (void)cudaStreamDestroy(t->stream);
+    throw;
+  }
+}
+
+void cuda_device::give_track(stream_track* t) noexcept {
+  std::lock_guard lock(mutex_);
+  free_tracks_.push_back(t);
+}
+
 void cuda_device::start_completer() {
   // The reference point of profiling timestamps: a timed event and the host clock after it.
   make_current();
@@ -131,7 +182,14 @@ void cuda_device::start_completer() {
   completer_ = std::thread([this] { complete_loop(); });
 }
 
-void cuda_device::push_pending(std::shared_ptr<detail::command> cmd) {
+void cuda_device::activate(stream_track& t) {
+  active_.push_back(&t);  // capacity reserved by take_track()
+  t.active = true;
+}
+
+void cuda_device::push(stream_track& t, const std::shared_ptr<detail::command>& cmd,
+                       cudaEvent_t end) {
+  const std::uint64_t now = detail::now_ns();
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
@@ -139,14 +197,188 @@ void cuda_device::push_pending(std::shared_ptr<detail::command> cmd) {
       start_completer();
       started_ = true;
     }
-    pending_.push_back(std::move(cmd));
-    // Relaxed: only a hint for the spinning completion thread, which then takes the lock.
-    pending_count_.store(pending_.size(), std::memory_order_relaxed);
+    if (end) {
+      // Recorded after the command and after every unmarked one before it.
+      t.markers.push_back({end, t.unmarked + 1, next_marker_seq_++, false, cudaSuccess});
+      try {
+        t.cmds.push_back(cmd);
+      } catch (...) {
+        t.markers.pop_back();
+        throw;
+      }
+      t.unmarked = 0;
+    } else {
+      t.cmds.push_back(cmd);
+      if (t.unmarked++ == 0) t.first_unmarked_ns = now;
+    }
+    cmd->device_seq = t.pushed++;
+    t.last_push_ns = now;
+    if (!t.active) activate(t);
+    wake = idle_;
+  }
+  // The completion thread sleeps without a timeout only when no command is in flight: the
+  // first command after a pause wakes it; the others find it awake and wake nobody.
+  if (wake) cv_.notify_one();
+}
+
+void cuda_device::mark(stream_track& t) noexcept {
+  std::lock_guard mark_lock(t.mark_mutex);
+  size_t n = 0;
+  {
+    std::lock_guard lock(mutex_);
+    n = t.unmarked;
+  }
+  if (n == 0) return;
+  // Every command counted in `n` was enqueued before this record: the marker covers them.
+  cudaEvent_t e = nullptr;
+  cudaError_t error = cudaSuccess;
+  try {
+    e = events.acquire();
+    error = cudaEventRecord(e, t.stream);
+  } catch (...) {
+    error = cudaErrorMemoryAllocation;  // no event could be made: fail what it would cover
+  }
+  if (error != cudaSuccess && e) {
+    events.release(e);
+    e = nullptr;
+  }
+  std::lock_guard lock(mutex_);
+  // No allocation can fail here without losing commands: markers is a deque that grows by
+  // blocks; if it cannot, the commands stay unmarked and the next mark() covers them.
+  try {
+    t.markers.push_back({e, n, next_marker_seq_++, true, error});
+    t.unmarked -= n;
+  } catch (...) {
+    if (e) events.release(e);
+  }
+}
+
+void cuda_device::flush(detail::command& cmd) noexcept {
+  auto& t = *static_cast<stream_track*>(cmd.device_track);
+  bool unmarked = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (cmd.device_seq < t.retired) return;  // already taken for finishing
+    unmarked = cmd.device_seq >= t.pushed - t.unmarked;
+  }
+  if (unmarked) mark(t);  // here: this thread is not launching, so this slows nobody
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!t.markers.empty() && t.markers.back().seq > t.hurry_until)
+      t.hurry_until = t.markers.back().seq;
+    wake_.fetch_add(1, std::memory_order_relaxed);
     wake = sleeping_;
   }
-  // The completion thread sleeps only after spinning on an empty list for a while: launches
-  // in quick succession find it awake and pay no wake-up (a system call).
   if (wake) cv_.notify_one();
+}
+
+void cuda_device::flush_track(stream_track& t) noexcept {
+  bool unmarked = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (t.cmds.empty()) return;
+    unmarked = t.unmarked != 0;
+  }
+  if (unmarked) mark(t);
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!t.markers.empty() && t.markers.back().seq > t.hurry_until)
+      t.hurry_until = t.markers.back().seq;
+    wake_.fetch_add(1, std::memory_order_relaxed);
+    wake = sleeping_;
+  }
+  if (wake) cv_.notify_one();
+}
+
+void cuda_device::flush_all() noexcept {
+  std::vector<stream_track*> tracks;
+  {
+    std::lock_guard lock(mutex_);
+    if (active_.empty()) return;
+    try {
+      tracks = active_;
+    } catch (...) {
+      return;  // out of memory: the completion thread still marks them within max_delay_ns
+    }
+  }
+  for (stream_track* t : tracks)
+    flush_track(*t);
+}
+
+void cuda_device::take_front(stream_track& t, size_t n,
+                             std::vector<std::shared_ptr<detail::command>>& out,
+                             std::vector<cudaEvent_t>& events_out) {
+  size_t left = n;
+  while (left != 0 && !t.markers.empty()) {
+    stream_track::marker& m = t.markers.front();
+    if (m.count > left) {
+      m.count -= left;  // retire_through(): part of a marker's commands
+      left = 0;
+      break;
+    }
+    left -= m.count;
+    if (m.owned && m.event) events_out.push_back(m.event);
+    if (m.seq >= t.hurry_until) t.hurry_until = 0;
+    t.markers.pop_front();
+  }
+  t.unmarked -= left;  // the rest were not marked yet
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(std::move(t.cmds.front()));
+    t.cmds.pop_front();
+  }
+  t.retired += n;
+  if (t.cmds.empty()) {
+    t.active = false;
+    t.hurry_until = 0;
+    for (size_t i = 0; i < active_.size(); ++i)
+      if (active_[i] == &t) {
+        active_[i] = active_.back();
+        active_.pop_back();
+        break;
+      }
+  }
+}
+
+bool cuda_device::retire(stream_track& t, std::uint64_t seq, cudaError_t status) {
+  std::vector<std::shared_ptr<detail::command>> done;
+  std::vector<cudaEvent_t> evs;
+  {
+    std::lock_guard lock(mutex_);
+    if (t.markers.empty() || t.markers.front().seq != seq) return false;
+    try {
+      done.reserve(t.markers.front().count);
+      evs.reserve(1);
+    } catch (...) {
+      return false;  // out of memory: try again on the next poll
+    }
+    take_front(t, t.markers.front().count, done, evs);
+  }
+  for (cudaEvent_t e : evs)
+    events.release(e);
+  for (const auto& cmd : done)
+    complete(cmd, status);
+  return true;
+}
+
+void cuda_device::retire_through(stream_track& t, std::uint64_t seq) noexcept {
+  std::vector<std::shared_ptr<detail::command>> done;
+  std::vector<cudaEvent_t> evs;
+  try {
+    std::lock_guard lock(mutex_);
+    if (seq <= t.retired) return;
+    const size_t n = static_cast<size_t>(seq - t.retired);
+    done.reserve(n);
+    evs.reserve(t.markers.size());
+    take_front(t, n < t.cmds.size() ? n : t.cmds.size(), done, evs);
+  } catch (...) {
+    return;  // out of memory: the completion thread retires them
+  }
+  for (cudaEvent_t e : evs)
+    events.release(e);
+  for (const auto& cmd : done)
+    complete(cmd, cudaSuccess);
 }
 
 std::uint64_t cuda_device::host_time_of(cudaEvent_t e) const {
@@ -155,110 +387,176 @@ std::uint64_t cuda_device::host_time_of(cudaEvent_t e) const {
   return ref_ns_ + static_cast<std::uint64_t>(static_cast<double>(ms) * 1e6);
 }
 
-// Finishes enqueued commands in the order they were enqueued: waits on each one's event,
-// records its failure or its timestamps, then completes its events and releases what it kept
-// alive. No host callback runs inside the streams, and the submitting threads never query.
-void cuda_device::complete_loop() {
-  (void)cudaSetDevice(ordinal);
-  for (;;) {
-    // Spin a little (about 50 us) before sleeping: the next launch usually comes soon.
-    for (int i = 0; i < 20000 && pending_count_.load(std::memory_order_relaxed) == 0; ++i)
-      detail::progress::pause();
-    std::shared_ptr<detail::command> cmd;
-    {
-      std::unique_lock lock(mutex_);
-      if (!stop_ && pending_.empty()) {
-        sleeping_ = true;
-        cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
-        sleeping_ = false;
-      }
-      if (pending_.empty()) return;
-      cmd = pending_.front();
+void cuda_device::complete(const std::shared_ptr<detail::command>& cmd,
+                           cudaError_t status) noexcept {
+  if (status != cudaSuccess) {
+    try {
+      cmd->fail(cuda_error(status, ("running " + cmd->describe()).c_str(), filter.c_str(), &health));
+    } catch (...) {
+      cmd->fail(std::current_exception());
     }
-    const auto marker = static_cast<cudaEvent_t>(cmd->device_marker);
-    const cudaError_t e = wait_for(marker);
-    if (e != cudaSuccess) {
-      cmd->fail(cuda_error(e, ("running " + cmd->describe()).c_str(), filter.c_str(), &health));
-    } else if (cmd->device_start_marker) {
-      // GPU times mapped onto the host clock through a reference event: durations are the
-      // GPU's own, but the clocks drift apart by a few microseconds per second, so keep the
-      // mapped start from preceding the submission.
-      const std::uint64_t start = host_time_of(static_cast<cudaEvent_t>(cmd->device_start_marker));
-      const std::uint64_t end = host_time_of(marker);
-      const std::uint64_t shift =
-          start < cmd->device_event.t_submit ? cmd->device_event.t_submit - start : 0;
-      std::uint64_t t_start = start + shift;
-      std::uint64_t t_end = (end > start ? end : start) + shift;
-      // ...nor the mapped end from following the moment the completion was seen.
-      const std::uint64_t now = detail::now_ns();
-      if (t_end > now) {
-        const std::uint64_t late = t_end - now;
-        const std::uint64_t room = t_start - cmd->device_event.t_submit;
-        t_start -= late < room ? late : room;
-        t_end = now;
-      }
-      cmd->device_event.t_start = t_start;
-      cmd->device_event.t_end = t_end;
+  } else if (cmd->device_start_marker) {
+    // GPU times mapped onto the host clock through a reference event: durations are the
+    // GPU's own, but the clocks drift apart by a few microseconds per second, so keep the
+    // mapped start from preceding the submission.
+    const std::uint64_t start = host_time_of(static_cast<cudaEvent_t>(cmd->device_start_marker));
+    const std::uint64_t end = host_time_of(static_cast<cudaEvent_t>(cmd->device_marker));
+    const std::uint64_t shift =
+        start < cmd->device_event.t_submit ? cmd->device_event.t_submit - start : 0;
+    std::uint64_t t_start = start + shift;
+    std::uint64_t t_end = (end > start ? end : start) + shift;
+    // ...nor the mapped end from following the moment the completion was seen.
+    const std::uint64_t now = detail::now_ns();
+    if (t_end > now) {
+      const std::uint64_t late = t_end - now;
+      const std::uint64_t room = t_start - cmd->device_event.t_submit;
+      t_start -= late < room ? late : room;
+      t_end = now;
     }
+    cmd->device_event.t_start = t_start;
+    cmd->device_event.t_end = t_end;
+  }
 #if NDL_CHECKED
-    if (e == cudaSuccess) check_finished(*cmd);
+  if (status == cudaSuccess) check_finished(*cmd);
 #endif
-    // A dependency ordered on the device that failed there (another device lost) fails this
-    // command too: it ran on data that was never written.
-    for (const auto& dep : cmd->device_waits) {
-      if (dep->is_complete() && dep->error()) {
-        std::lock_guard lock(cmd->failure_mutex);
-        if (!cmd->dependency_error) cmd->dependency_error = dep->root_error();
-        if (!cmd->failure)
+  settle_dependencies(*cmd, status == cudaSuccess);
+  // A dependency ordered on the device that failed there (another device lost) fails this
+  // command too: it ran on data that was never written.
+  for (const auto& dep : cmd->device_waits) {
+    if (dep->is_complete() && dep->error()) {
+      std::lock_guard lock(cmd->failure_mutex);
+      if (!cmd->dependency_error) cmd->dependency_error = dep->root_error();
+      if (!cmd->failure) {
+        try {
           cmd->failure = std::make_exception_ptr(
               error(errc::dependency_failed,
                     cmd->describe() + " ran after a command it depends on failed on the device"));
+        } catch (...) {
+          cmd->failure = std::current_exception();
+        }
       }
     }
-    cmd->device_waits.clear();
-    {
-      std::lock_guard lock(mutex_);
-      pending_.pop_front();
-      pending_count_.store(pending_.size(), std::memory_order_relaxed);
-    }
-    detail::finish_command(cmd);
   }
+  cmd->device_waits.clear();
+  detail::finish_command(cmd);
 }
 
-cudaError_t cuda_device::wait_for(cudaEvent_t e) const {
-  if (mode_ != wait_mode::poll) return cudaEventSynchronize(e);
-  // Query, then pause a little longer each time (up to ~10 us): the driver is entered a few
-  // times per command instead of continuously, leaving it to the threads that launch.
-  int pauses = 16;
+void cuda_device::settle_dependencies(detail::command& cmd, bool succeeded) noexcept {
+  // The commands `cmd` was ordered after on the device have completed there. Those on this
+  // device that are still listed on their streams (their marker not polled yet) succeeded if
+  // `cmd` did (errors on a device are sticky): they are finished here. Those on other devices
+  // are left to their completion thread, asked to hurry. Either way a command never
+  // completes before what it depends on.
+  bool pending = false;
+  for (const auto& dep : cmd.device_waits) {
+    if (dep->is_complete()) continue;
+    const detail::command& d = *dep->owner;
+    if (succeeded && d.marker_owner == this)
+      retire_through(*static_cast<stream_track*>(d.device_track), d.device_seq + 1);
+    else
+      detail::flush_completion(*dep);
+    pending = pending || !dep->is_complete();
+  }
+  // Any left are being finished by another thread right now.
+  if (pending)
+    detail::runtime::get().waiter().wait_until([&] {
+      for (const auto& dep : cmd.device_waits)
+        if (!dep->is_complete()) return false;
+      return true;
+    });
+}
+
+// Finishes enqueued commands in the order they were enqueued on each stream. Commands are
+// covered by markers a few at a time (see mark_batch); the thread polls the oldest marker of
+// each stream, rarely while nobody waits and eagerly while somebody does (flush), and sleeps
+// while nothing is in flight. No host callback runs inside the streams, and the launching
+// threads make no extra driver call per launch.
+void cuda_device::complete_loop() {
+  (void)cudaSetDevice(ordinal);
+  struct poll {
+    stream_track* track;
+    cudaEvent_t event;
+    std::uint64_t seq;
+    cudaError_t error;
+  };
+  std::vector<stream_track*> to_mark;
+  std::vector<poll> polls;
+  std::uint64_t interval = 0;       // the last wait without a completion, 0 after one
+  std::uint64_t eager_since = 0;    // when eager polling last made progress
   for (;;) {
-    const cudaError_t q = cudaEventQuery(e);
-    if (q != cudaErrorNotReady) return q;
-    for (int i = 0; i < pauses; ++i)
-      detail::progress::pause();
-    if (pauses < 4096) pauses *= 2;
+    bool eager = false;
+    std::uint64_t mark_due = UINT64_MAX;
+    std::uint32_t seen = 0;
+    {
+      std::unique_lock lock(mutex_);
+      if (active_.empty()) {
+        if (stop_) return;
+        idle_ = sleeping_ = true;
+        cv_.wait(lock, [&] { return stop_ || !active_.empty(); });
+        idle_ = sleeping_ = false;
+        if (active_.empty()) return;
+        interval = 0;
+      }
+      seen = wake_.load(std::memory_order_relaxed);
+      const std::uint64_t now = detail::now_ns();
+      to_mark.clear();
+      polls.clear();
+      for (stream_track* t : active_) {
+        if (t->hurry_until) eager = true;
+        if (t->unmarked) {
+          const std::uint64_t due = std::min(t->last_push_ns + quiet_ns,
+                                             t->first_unmarked_ns + max_delay_ns);
+          if (t->hurry_until || t->unmarked >= mark_batch || now >= due)
+            to_mark.push_back(t);
+          else
+            mark_due = std::min(mark_due, due);
+        }
+        if (!t->markers.empty()) {
+          const stream_track::marker& m = t->markers.front();
+          polls.push_back({t, m.event, m.seq, m.error});
+        }
+      }
+    }
+    for (stream_track* t : to_mark)
+      mark(*t);
+    bool progress = !to_mark.empty();
+    for (const poll& p : polls) {
+      const cudaError_t status = p.event ? cudaEventQuery(p.event) : p.error;
+      if (status == cudaErrorNotReady) continue;
+      if (status != cudaSuccess) (void)cudaGetLastError();
+      progress = retire(*p.track, p.seq, status) || progress;
+    }
+    const std::uint64_t now = detail::now_ns();
+    if (progress) {
+      interval = 0;
+      eager_since = now;
+      continue;
+    }
+    // Nothing completed: wait a little longer each time.
+    if (eager && now - eager_since < eager_spin_ns) {
+      interval = interval < eager_min_ns ? eager_min_ns : std::min(2 * interval, eager_max_ns);
+      const std::uint64_t until = now + interval;
+      while (detail::now_ns() < until && wake_.load(std::memory_order_relaxed) == seen)
+        detail::progress::pause();
+      continue;
+    }
+    if (!eager) eager_since = now;
+    interval = interval < lazy_min_ns ? lazy_min_ns : std::min(2 * interval, lazy_max_ns);
+    if (eager) interval = lazy_min_ns;
+    std::uint64_t wait = interval;
+    if (mark_due != UINT64_MAX) wait = std::min(wait, mark_due > now ? mark_due - now : 0);
+    if (wait == 0) continue;
+    std::unique_lock lock(mutex_);
+    sleeping_ = true;
+    cv_.wait_for(lock, std::chrono::nanoseconds(wait),
+                 [&] { return stop_ || wake_.load(std::memory_order_relaxed) != seen; });
+    sleeping_ = false;
   }
 }
 
 // --- cuda_backend ----------------------------------------------------------------------------
 
-namespace {
-// How the completion thread waits for the GPU: "block" (the default: it sleeps until the
-// driver wakes it), "spin" (in cudaEventSynchronize) or "poll" (queries with growing
-// pauses). Measured on an H100 (benchmarks/cuda_launch.cu): a thread spinning on events
-// slows the threads that launch by about 1.5 us a launch, so blocking gave the lowest launch
-// host time and round trip of the three.
-wait_mode wait_mode_from_env() {
-  const char* env = std::getenv("NDL_CUDA_WAIT");
-  if (!env || !*env || std::string_view(env) == "block") return wait_mode::block;
-  if (std::string_view(env) == "spin") return wait_mode::spin;
-  if (std::string_view(env) == "poll") return wait_mode::poll;
-  detail::throw_error(errc::invalid_argument, "NDL_CUDA_WAIT='" + std::string(env) +
-                                                  "' is not one of 'spin', 'poll', 'block'");
-}
-}  // namespace
-
 cuda_backend::cuda_backend() {
-  const wait_mode mode = wait_mode_from_env();
   int count = 0;
   // No driver or no GPU: no devices, not an error.
   if (cudaGetDeviceCount(&count) != cudaSuccess) {
@@ -266,7 +564,7 @@ cuda_backend::cuda_backend() {
     return;
   }
   for (int i = 0; i < count; ++i)
-    devices_.push_back(std::make_unique<cuda_device>(i, mode));
+    devices_.push_back(std::make_unique<cuda_device>(i));
 }
 
 cuda_backend::~cuda_backend() = default;
@@ -374,6 +672,15 @@ void cuda_backend::enqueue(detail::command& cmd, cuda_device& dev, cudaStream_t 
   }
 }
 
+void cuda_backend::flush_queue(void* queue_state) noexcept {
+  if (queue_state) static_cast<cuda_queue*>(queue_state)->flush();
+}
+
+void cuda_backend::flush_all() noexcept {
+  for (const auto& d : devices_)
+    d->flush_all();
+}
+
 void cuda_backend::execute(std::shared_ptr<detail::command> cmd) {
   const auto& dimpl = cmd->queue->device();
   cuda_device& dev = *devices_[static_cast<size_t>(dimpl.ordinal)];
@@ -387,53 +694,63 @@ void cuda_backend::execute(std::shared_ptr<detail::command> cmd) {
     dev.health.check(dev.filter.c_str());
     dev.make_current();
     cmd->device_event.mark_running();
-    const cudaStream_t stream = q.pick(*cmd);
+    stream_track& track = q.pick(*cmd);
+    const cudaStream_t stream = track.stream;
     for (const auto& dep : cmd->device_waits) {
       const detail::command& d = *dep->owner;
       if (d.device_stream == stream) continue;  // the stream orders them
-      if (d.device_marker)
-        NDL_CUDA_CHECK(dev,
-                       cudaStreamWaitEvent(stream, static_cast<cudaEvent_t>(d.device_marker), 0));
-      else
-        NDL_CUDA_CHECK(dev, cudaStreamSynchronize(static_cast<cudaStream_t>(d.device_stream)));
+      // An event recorded now on the dependency's stream follows it: wait for that. (The
+      // wait is on this record; the event may be recorded again at once.)
+      cuda_device& ddev = *static_cast<cuda_device*>(d.marker_owner);
+      const cudaEvent_t e = ddev.events.acquire();
+      const cudaError_t recorded =
+          cudaEventRecord(e, static_cast<cudaStream_t>(d.device_stream));
+      const cudaError_t waited =
+          recorded == cudaSuccess ? cudaStreamWaitEvent(stream, e, 0) : cudaSuccess;
+      ddev.events.release(e);
+      NDL_CUDA_CHECK(ddev, recorded);
+      NDL_CUDA_CHECK(dev, waited);
     }
     if (cmd->run_inline) {
       // A synchronous launch: its caller blocks on it, so wait for the stream right here
-      // (no event, no completion thread), then let the commands it was ordered after finish
-      // first so that events complete in queue order.
+      // (no event, no completion thread). Commands it was ordered after have completed on
+      // the device by then: they are finished first, so that events complete in order.
       enqueue(*cmd, dev, stream);
       NDL_CUDA_CHECK(dev, cudaStreamSynchronize(stream));
 #if NDL_CHECKED
       dev.check_finished(*cmd);
 #endif
-      if (!cmd->device_waits.empty()) {
-        detail::runtime::get().waiter().wait_until([&] {
-          for (const auto& dep : cmd->device_waits)
-            if (!dep->is_complete()) return false;
-          return true;
-        });
-        cmd->device_waits.clear();
-      }
+      dev.settle_dependencies(*cmd, true);
+      cmd->device_waits.clear();
       detail::finish_command(cmd);
       return;
     }
-    const bool timed = cmd->device_event.profiling();
     cmd->marker_owner = &dev;
     cmd->release_marker = &release_markers;
-    if (timed) {
+    cmd->flush = &flush_command;
+    cmd->device_stream = stream;
+    cmd->device_track = &track;
+    cmd->enqueued_by = this;
+    if (cmd->device_event.profiling()) {
+      // Profiling queues: the command's own timed events before and after it; the one after
+      // is its marker.
       cmd->device_start_marker = dev.timed_events.acquire();
       NDL_CUDA_CHECK(dev,
                      cudaEventRecord(static_cast<cudaEvent_t>(cmd->device_start_marker), stream));
+      enqueue(*cmd, dev, stream);
+      std::lock_guard mark_lock(track.mark_mutex);
+      cmd->device_marker = dev.timed_events.acquire();
+      NDL_CUDA_CHECK(dev, cudaEventRecord(static_cast<cudaEvent_t>(cmd->device_marker), stream));
+      dev.push(track, cmd, static_cast<cudaEvent_t>(cmd->device_marker));
+    } else {
+      enqueue(*cmd, dev, stream);
+      dev.push(track, cmd);
     }
-    enqueue(*cmd, dev, stream);
-    cudaEvent_t marker = (timed ? dev.timed_events : dev.events).acquire();
-    cmd->device_marker = marker;
-    NDL_CUDA_CHECK(dev, cudaEventRecord(marker, stream));
-    cmd->device_stream = stream;
-    cmd->enqueued_by = this;
-    // Release pairs with the acquire load in queue_impl::add_dependency.
-    cmd->enqueued.store(true, std::memory_order_release);
-    dev.push_pending(std::move(cmd));
+    // Pairs with the acquire load in queue_impl::add_dependency (the fields above are set)
+    // and with flush_completion() (seq_cst: a thread that began waiting meanwhile and did
+    // not see `enqueued` is seen here).
+    cmd->enqueued.store(true, std::memory_order_seq_cst);
+    if (cmd->awaited.load(std::memory_order_seq_cst)) dev.flush(*cmd);
   } catch (...) {
     cmd->fail(std::current_exception());
     detail::finish_command(cmd);

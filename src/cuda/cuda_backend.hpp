@@ -1,5 +1,5 @@
 // The CUDA backend: devices from the driver, queues on streams, pooled events, a completion
-// thread per device that finishes commands in the order they were enqueued.
+// thread per device that finishes commands in the order they were enqueued on each stream.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -22,16 +22,44 @@
 
 namespace ndl::cuda {
 
-/// How the completion thread waits for a command's event (NDL_CUDA_WAIT).
-enum class wait_mode {
-  block,  ///< cudaEventSynchronize on blocking-sync events (sleeps; the default)
-  spin,   ///< cudaEventSynchronize, spinning in the driver
-  poll,   ///< cudaEventQuery with pauses in between
+struct cuda_device;
+
+/// One CUDA stream and the commands enqueued on it that are not finished yet.
+///
+/// Commands are not given an event each: a *marker* (a pooled event recorded on the stream)
+/// covers every command enqueued before it, and is recorded a few commands at a time by the
+/// completion thread, or at once by a thread that waits (flush). See ADR 0008.
+/// Tracks belong to their device and outlive queues: a queue borrows its streams and gives
+/// them back idle, so a pointer to a track stays valid while the device exists.
+struct stream_track {
+  struct marker {
+    cudaEvent_t event;        ///< null when recording it failed (then `error` says why)
+    size_t count;             ///< how many of `cmds`, after the earlier markers', it covers
+    std::uint64_t seq;        ///< unique on the device: identifies the marker once unlocked
+    bool owned;               ///< the track's (returned to the pool when retired), or else
+                              ///< the command's own end event (profiling queues)
+    cudaError_t error;        ///< the failure to record it
+  };
+
+  cudaStream_t stream = nullptr;
+  /// Serialises marking: a marker covers exactly the commands counted before its record.
+  std::mutex mark_mutex;
+
+  // Guarded by the device's mutex_.
+  std::deque<std::shared_ptr<detail::command>> cmds;  ///< enqueued, not finished, in order
+  std::deque<marker> markers;                         ///< covering consecutive runs of cmds
+  size_t unmarked = 0;            ///< the last `unmarked` of cmds are covered by no marker
+  std::uint64_t pushed = 0;       ///< commands ever enqueued (the next one's device_seq)
+  std::uint64_t retired = 0;      ///< commands ever taken out (device_seq of cmds.front())
+  std::uint64_t first_unmarked_ns = 0;  ///< when the oldest unmarked command was enqueued
+  std::uint64_t last_push_ns = 0;       ///< when the newest command was enqueued
+  std::uint64_t hurry_until = 0;  ///< a thread waits: poll eagerly until this marker retires
+  bool active = false;            ///< listed in the device's active tracks
 };
 
 /// One GPU.
 struct cuda_device {
-  cuda_device(int ordinal, wait_mode mode);
+  explicit cuda_device(int ordinal);
   ~cuda_device();
   cuda_device(const cuda_device&) = delete;
   cuda_device& operator=(const cuda_device&) = delete;
@@ -39,8 +67,33 @@ struct cuda_device {
   /// Makes this device current on the calling thread (cached per thread).
   void make_current() const;
 
-  /// Hands an enqueued command to the completion thread.
-  void push_pending(std::shared_ptr<detail::command> cmd);
+  /// A stream for a queue: an idle one given back earlier, or a new one.
+  /// @throws ndl::error when CUDA cannot create a stream.
+  stream_track* take_track();
+  /// Gives back a stream no command is in flight on.
+  void give_track(stream_track* t) noexcept;
+
+  /// Records `cmd`, just enqueued on `t`, for completion. `end` (profiling queues) is an event
+  /// recorded right after it, which becomes its marker; the caller then holds t.mark_mutex.
+  void push(stream_track& t, const std::shared_ptr<detail::command>& cmd,
+            cudaEvent_t end = nullptr);
+
+  /// Covers the unmarked commands of `t` with a marker recorded now.
+  void mark(stream_track& t) noexcept;
+
+  /// A thread waits for `cmd` (enqueued by this device) or for everything on `t`: mark what
+  /// is unmarked and have the completion thread poll eagerly until it is retired.
+  void flush(detail::command& cmd) noexcept;
+  void flush_track(stream_track& t) noexcept;
+  void flush_all() noexcept;
+
+  /// The stream of `t` has been synchronised after its first `seq` commands were enqueued:
+  /// finishes those (on the calling thread) that the completion thread has not taken yet.
+  void retire_through(stream_track& t, std::uint64_t seq) noexcept;
+
+  /// Before `cmd` (which has completed on this device, `succeeded` or not) is finished:
+  /// finishes (or waits for) the commands it was ordered after on the device.
+  void settle_dependencies(detail::command& cmd, bool succeeded) noexcept;
 
   /// Host nanoseconds (steady clock) of a timed event recorded on this device.
   std::uint64_t host_time_of(cudaEvent_t e) const;
@@ -61,20 +114,31 @@ struct cuda_device {
 
  private:
   void complete_loop();
-  cudaError_t wait_for(cudaEvent_t e) const;
-
-  wait_mode mode_;
   void start_completer();
+  /// Takes the commands covered by the marker `seq` at the front of t.markers (none when it
+  /// is no longer there) and finishes them with `status` (the marker's completion).
+  bool retire(stream_track& t, std::uint64_t seq, cudaError_t status);
+  /// Takes the first `n` commands of `t` out with their markers (mutex_ held); the owned
+  /// marker events to give back are appended to `events_out`.
+  void take_front(stream_track& t, size_t n, std::vector<std::shared_ptr<detail::command>>& out,
+                  std::vector<cudaEvent_t>& events_out);
+  /// Finishes a command whose work has completed on the device with `status`.
+  void complete(const std::shared_ptr<detail::command>& cmd, cudaError_t status) noexcept;
+  void activate(stream_track& t);  // mutex_ held
 
   cudaEvent_t ref_event_ = nullptr;  // timed, recorded at ref_ns_
   std::uint64_t ref_ns_ = 0;
-  std::mutex mutex_;  // guards pending_, stop_, started_, sleeping_
+  std::mutex mutex_;  // guards the tracks' queues, active_, free_tracks_ and the flags below
   std::condition_variable cv_;
-  std::deque<std::shared_ptr<detail::command>> pending_;
-  std::atomic<size_t> pending_count_{0};  // pending_.size(), for the completion thread's spin
+  std::vector<std::unique_ptr<stream_track>> tracks_;  // every stream made, until the end
+  std::vector<stream_track*> free_tracks_;              // idle, for the next queue
+  std::vector<stream_track*> active_;                   // with commands in flight
+  std::uint64_t next_marker_seq_ = 1;
+  std::atomic<std::uint32_t> wake_{0};  // bumped by flushes: ends the completer's spin
   bool stop_ = false;
   bool started_ = false;
-  bool sleeping_ = false;  // the completion thread waits on cv_: submitters must notify
+  bool idle_ = false;      // the completion thread sleeps until a command arrives
+  bool sleeping_ = false;  // the completion thread sleeps (idle, or until a timeout)
   std::thread completer_;
 
 #if NDL_CHECKED
@@ -116,6 +180,8 @@ class cuda_backend final : public detail::backend {
   bool help_one() override { return false; }
   bool has_work() const override { return false; }
   void synchronize_device(int ordinal) override;
+  void flush_queue(void* queue_state) noexcept override;
+  void flush_all() noexcept override;
   // cuda_module.cpp: kernels compiled at run time by NVRTC.
   std::string compile_module(int ordinal, const std::string& source,
                              const std::vector<std::string>& options) override;

@@ -19,10 +19,15 @@ cudaEvent_t event_pool::acquire() {
       return e;
     }
   }
+  // Events belong to the device current when they are made: make it this pool's one.
+  int current = -1;
+  NDL_CUDA_CHECK(dev_, cudaGetDevice(&current));
+  if (current != dev_.ordinal) NDL_CUDA_CHECK(dev_, cudaSetDevice(dev_.ordinal));
   cudaEvent_t e = nullptr;
-  const unsigned flags = (timing_ ? cudaEventDefault : cudaEventDisableTiming) |
-                         (blocking_ ? cudaEventBlockingSync : 0u);
-  NDL_CUDA_CHECK(dev_, cudaEventCreateWithFlags(&e, flags));
+  const cudaError_t made =
+      cudaEventCreateWithFlags(&e, timing_ ? cudaEventDefault : cudaEventDisableTiming);
+  if (current != dev_.ordinal) (void)cudaSetDevice(current);
+  NDL_CUDA_CHECK(dev_, made);
   return e;
 }
 

@@ -13,6 +13,7 @@ struct command;
 namespace ndl::cuda {
 
 struct cuda_device;
+struct stream_track;
 
 class cuda_queue {
  public:
@@ -21,20 +22,21 @@ class cuda_queue {
 
   /// @throws ndl::error when CUDA cannot create the streams.
   cuda_queue(cuda_device& dev, bool in_order);
+  /// Gives the streams back to the device (nothing is in flight on them by then).
   ~cuda_queue();
   cuda_queue(const cuda_queue&) = delete;
   cuda_queue& operator=(const cuda_queue&) = delete;
 
   /// The stream for `cmd`: the queue's stream when in order; otherwise the stream of a
   /// dependency already on this queue (no cross-stream wait needed), else the next in turn.
-  cudaStream_t pick(const detail::command& cmd);
+  stream_track& pick(const detail::command& cmd);
 
-  /// Whether `s` is one of this queue's streams.
-  bool owns(const void* s) const;
+  /// Asks the device to notice the completion of everything on these streams soon.
+  void flush() noexcept;
 
  private:
   cuda_device& dev_;
-  std::vector<cudaStream_t> streams_;
+  std::vector<stream_track*> tracks_;
   std::atomic<unsigned> next_{0};
 };
 
