@@ -210,6 +210,44 @@ int main(int argc, char** argv) {
     rows.push_back(
         {"async launch, host time per launch", "us", median(tn), median(tr), 0, "<= raw + 0.3 us"});
 
+    // Diagnostics of the gap. (a) ndlaunch's own kernel (payload and launch shape) launched
+    // with <<<>>> by hand: the share of the kernel and its parameters. (b) the same bursts
+    // timed until the work is seen complete (q.wait(), stream sync): whether the GPU keeps up.
+    {
+      using payload_t = ndl::detail::payload<add_one, ndl::view<float, 1>>;
+      payload_t p{add_one{}, ndl::detail::pack_args(a)};
+      ndl::detail::cuda_range_space<1> sp{};
+      const size_t global[1] = {n};
+      const size_t blocks = ndl::detail::cuda_range_setup<1>(global, 256, sp);
+      std::vector<double> tk, tw, trw;
+      for (int r = 0; r < rounds + 1; ++r) {
+        auto t0 = clk::now();
+        for (int k = 0; k < launches; ++k)
+          ndl::detail::cuda_range_kernel<payload_t, 1><<<static_cast<unsigned>(blocks), 256, 0, s>>>(p, sp);
+        const double dk = us_since(t0) / launches;
+        CHECK(cudaStreamSynchronize(s));
+        t0 = clk::now();
+        for (int k = 0; k < launches; ++k)
+          (void)ndl::call_kernel_async(q, add_one{}, ndl::range{n}, {}, a);
+        q.wait();
+        const double dw = us_since(t0) / launches;
+        t0 = clk::now();
+        for (int k = 0; k < launches; ++k)
+          raw_add_one<<<(n + 255) / 256, 256, 0, s>>>(raw_a, n);
+        CHECK(cudaStreamSynchronize(s));
+        const double drw = us_since(t0) / launches;
+        if (r > 0) {
+          tk.push_back(dk);
+          tw.push_back(dw);
+          trw.push_back(drw);
+        }
+      }
+      rows.push_back({"  ndlaunch's kernel and payload launched with <<<>>> (vs raw kernel)", "us",
+                      median(tk), median(tr), 0, "info"});
+      rows.push_back({"  async burst until seen complete, per launch (q.wait vs stream sync)", "us",
+                      median(tw), median(trw), 0, "info"});
+    }
+
     // Diagnostics of the gap: a raw launch plus an event record each time, and raw launches
     // while another thread waits on the last event (as ndlaunch's completion thread does).
     {
