@@ -1,7 +1,9 @@
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "core/fault.hpp"
 #include "core/queue_impl.hpp"
@@ -212,6 +214,21 @@ void* malloc(size_t bytes, const queue& q, usm_kind kind) {
   // A zero-byte request still gets a unique pointer, so that every allocation can be freed
   // and told apart.
   void* p = fault ? nullptr : dev.owner->allocate(dev.ordinal, kind, bytes ? bytes : 1);
+  if (!p && !fault && detail::runtime::get().in_flight.load(std::memory_order_acquire) != 0) {
+    // Launches that have finished may not have released their arguments yet (GPU completions
+    // are noticed lazily, ADR 0008): have them noticed, then try again for up to 100 ms while
+    // commands are still in flight.
+    auto& rt = detail::runtime::get();
+    rt.flush_all();
+    for (int i = 0; i < 100 && !p; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      p = dev.owner->allocate(dev.ordinal, kind, bytes ? bytes : 1);
+      if (rt.in_flight.load(std::memory_order_acquire) == 0 && !p) {
+        p = dev.owner->allocate(dev.ordinal, kind, bytes ? bytes : 1);
+        break;
+      }
+    }
+  }
   if (!p)
     detail::throw_error(
         errc::out_of_memory,

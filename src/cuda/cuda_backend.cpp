@@ -15,19 +15,22 @@ namespace ndl::cuda {
 namespace {
 
 // When the completion thread covers a stream's unmarked commands with a marker (ADR 0008):
-// once this many are waiting, once the stream has had no new command for quiet_ns, or once
-// the oldest has waited max_delay_ns. Markers recorded while a thread launches slow it
-// (about 0.5 us each on an H100), so they are recorded a few commands at a time, or when the
-// launching thread has paused; a thread that waits for a command marks it itself.
-constexpr size_t mark_batch = 32;
+// once the stream has had no new command for quiet_ns (the launching thread paused), once the
+// oldest has waited max_delay_ns, or once mark_batch are waiting. Any work the completion
+// thread does while another thread launches slows that thread (driver calls, and finishing
+// commands: freeing what the launcher allocated, touching the queue's counters), by 0.5 to
+// 1.5 us a launch on an H100 with a marker every 32 commands; so during a burst it waits. A
+// thread that waits for a command marks it itself, and an allocation that fails first lets
+// finished commands release their arguments (ndl::malloc).
+constexpr size_t mark_batch = 1024;
 constexpr std::uint64_t quiet_ns = 20'000;
-constexpr std::uint64_t max_delay_ns = 200'000;
+constexpr std::uint64_t max_delay_ns = 2'000'000;
 // How often the completion thread polls markers when nothing completed: from lazy_min_ns to
 // lazy_max_ns asleep when nobody waits; when a thread waits, spinning from eager_min_ns to
 // eager_max_ns, and after eager_spin_ns without a completion asleep for lazy_min_ns (long
 // kernels: no core burnt, ~0.1 ms of latency added at most).
-constexpr std::uint64_t lazy_min_ns = 20'000;
-constexpr std::uint64_t lazy_max_ns = 200'000;
+constexpr std::uint64_t lazy_min_ns = 50'000;
+constexpr std::uint64_t lazy_max_ns = 500'000;
 constexpr std::uint64_t eager_min_ns = 250;
 constexpr std::uint64_t eager_max_ns = 16'000;
 constexpr std::uint64_t eager_spin_ns = 2'000'000;
