@@ -160,3 +160,49 @@ NDL_TEST_P(completion_test, many_threads_launch_and_wait_at_once) {
 }
 
 }  // namespace
+
+namespace {
+
+struct write_all {
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, int* buf, int value) const {
+    buf[it.get_id(0)] = value;
+  }
+};
+struct copy_all {
+  NDL_KERNEL_FN void operator()(ndl::item<1> it, int* out, const int* in) const {
+    out[it.get_id(0)] = in[it.get_id(0)];
+  }
+};
+
+// A command on one device depending on a command on another (every ordered pair of devices
+// there are: CPU and GPUs, and two GPUs where there are two): the dependent reads, through
+// shared memory, what its dependency wrote, and completes only after it.
+NDL_TEST(completion_across_devices_test, a_dependent_on_another_device_runs_and_completes_after) {
+  const auto all = ndl::device::all();
+  if (all.size() < 2) GTEST_SKIP() << "needs two devices";
+  const size_t n = 1 << 20;
+  for (const auto& d1 : all)
+    for (const auto& d2 : all) {
+      if (d1 == d2) continue;
+      SCOPED_TRACE(d1.filter_string() + " -> " + d2.filter_string());
+      ndl::queue q1(d1), q2(d2, {.in_order = false});
+      // Shared memory of a GPU (managed) is visible to the CPU and to every GPU.
+      const ndl::queue& mem_q = d1.is_cpu() ? q2 : q1;
+      int* buf = ndl::malloc_shared<int>(n, mem_q);
+      int* out = ndl::malloc_shared<int>(n, mem_q);
+      for (int k = 1; k <= 4; ++k) {
+        auto a = ndl::call_kernel_async(q1, write_all{}, ndl::range{n}, {}, buf, k);
+        auto b = ndl::call_kernel_async(q2, copy_all{}, ndl::range{n}, {a.device_event}, out, buf);
+        b.host_event.wait();
+        EXPECT_TRUE(a.device_event.is_complete());
+        size_t wrong = 0;
+        for (size_t i = 0; i < n; ++i)
+          wrong += out[i] != k;
+        EXPECT_EQ(wrong, 0u) << "k=" << k;
+      }
+      ndl::free(buf, mem_q);
+      ndl::free(out, mem_q);
+    }
+}
+
+}  // namespace
