@@ -19,14 +19,13 @@
 #include <thread>
 #include <vector>
 
-#define CHECK(call)                                                                  \
-  do {                                                                               \
-    cudaError_t e_ = (call);                                                         \
-    if (e_ != cudaSuccess) {                                                         \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call,               \
-                   cudaGetErrorString(e_));                                          \
-      std::exit(1);                                                                  \
-    }                                                                                \
+#define CHECK(call)                                                                              \
+  do {                                                                                           \
+    cudaError_t e_ = (call);                                                                     \
+    if (e_ != cudaSuccess) {                                                                     \
+      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                              \
+    }                                                                                            \
   } while (0)
 
 using clk = std::chrono::steady_clock;
@@ -37,7 +36,9 @@ static double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
-static inline void cpu_pause() { __builtin_ia32_pause(); }
+static inline void cpu_pause() {
+  __builtin_ia32_pause();
+}
 
 __global__ void add_one(float* a, size_t n) {
   const size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x;
@@ -52,19 +53,21 @@ constexpr int launches = 2000;
 static float* buf = nullptr;
 static cudaStream_t s;
 
-static void launch() { add_one<<<(n + 255) / 256, 256, 0, s>>>(buf, n); }
+static void launch() {
+  add_one<<<(n + 255) / 256, 256, 0, s>>>(buf, n);
+}
 
 // A completion thread in one of several designs. The submitter calls on_launch() after each
 // launch; finish() waits until every launch has been seen complete.
 struct completer {
   enum mode_t {
-    none,          // nothing (raw)
-    rec_sub,       // submitter records an event per launch; thread syncs on each (ndl today)
-    rec_sub_noth,  // submitter records per launch, nobody waits (record cost alone)
-    rec_thr_block, // thread takes the batch, records one event, blocking sync
-    rec_thr_query, // thread takes the batch, records one event, polls cudaEventQuery
-    wv_thr_spin,   // thread takes the batch, writes a value (stream mem op), spins on memory
-    wv_sub_spin,   // submitter writes a value per launch, thread spins on memory
+    none,           // nothing (raw)
+    rec_sub,        // submitter records an event per launch; thread syncs on each (ndl today)
+    rec_sub_noth,   // submitter records per launch, nobody waits (record cost alone)
+    rec_thr_block,  // thread takes the batch, records one event, blocking sync
+    rec_thr_query,  // thread takes the batch, records one event, polls cudaEventQuery
+    wv_thr_spin,    // thread takes the batch, writes a value (stream mem op), spins on memory
+    wv_sub_spin,    // submitter writes a value per launch, thread spins on memory
   } mode;
   bool blocking_events;
   std::vector<cudaEvent_t> pool;
@@ -102,7 +105,8 @@ struct completer {
     }
     cv.notify_all();
     if (th.joinable()) th.join();
-    for (auto e : pool) CHECK(cudaEventDestroy(e));
+    for (auto e : pool)
+      CHECK(cudaEventDestroy(e));
     CHECK(cudaFreeHost(const_cast<unsigned long long*>(host_word)));
   }
   int rr = 0;
@@ -127,7 +131,8 @@ struct completer {
     CHECK(cudaSetDevice(0));
     int next_ev = 0;
     for (;;) {
-      for (int i = 0; i < 20000 && pending_count.load(std::memory_order_relaxed) == 0; ++i) cpu_pause();
+      for (int i = 0; i < 20000 && pending_count.load(std::memory_order_relaxed) == 0; ++i)
+        cpu_pause();
       std::deque<int> batch;
       {
         std::unique_lock l(m);
@@ -161,7 +166,8 @@ struct completer {
               cudaError_t q = cudaEventQuery(e);
               if (q == cudaSuccess) break;
               if (q != cudaErrorNotReady) CHECK(q);
-              for (int i = 0; i < pauses; ++i) cpu_pause();
+              for (int i = 0; i < pauses; ++i)
+                cpu_pause();
               if (pauses < 4096) pauses *= 2;
             }
           }
@@ -170,12 +176,14 @@ struct completer {
         case wv_thr_spin: {
           const unsigned long long want = ++seq;
           if (write64(s, dev_word, want, 0) != CUDA_SUCCESS) std::exit(2);
-          while (*host_word < want) cpu_pause();
+          while (*host_word < want)
+            cpu_pause();
           break;
         }
         case wv_sub_spin: {
           const unsigned long long want = static_cast<unsigned long long>(batch.back() + 1);
-          while (*host_word < want) cpu_pause();
+          while (*host_word < want)
+            cpu_pause();
           break;
         }
         default:
@@ -206,7 +214,8 @@ int main() {
   const variant vs[] = {
       {"raw launch", completer::none, false},
       {"raw + record per launch (nobody waits)", completer::rec_sub_noth, false},
-      {"raw + record per launch (blocking-sync events, nobody waits)", completer::rec_sub_noth, true},
+      {"raw + record per launch (blocking-sync events, nobody waits)", completer::rec_sub_noth,
+       true},
       {"today: record per launch, thread blocking-syncs each", completer::rec_sub, true},
       {"today, spin: record per launch, thread spin-syncs each", completer::rec_sub, false},
       {"thread records per batch, blocking sync", completer::rec_thr_block, true},
@@ -230,7 +239,8 @@ int main() {
       }
       const double d = us_since(t0) / launches;
       if (vs[v].mode != completer::none && vs[v].mode != completer::rec_sub_noth)
-        while (c.done.load(std::memory_order_acquire) < launches) cpu_pause();
+        while (c.done.load(std::memory_order_acquire) < launches)
+          cpu_pause();
       const double dw = us_since(t0) / launches;
       CHECK(cudaStreamSynchronize(s));
       if (r > 0) {
@@ -259,7 +269,8 @@ int main() {
       if (vs[v].mode == completer::none)
         CHECK(cudaStreamSynchronize(s));
       else
-        while (c.done.load(std::memory_order_acquire) < i + 1) cpu_pause();
+        while (c.done.load(std::memory_order_acquire) < i + 1)
+          cpu_pause();
       lat.push_back(us_since(t0));
     }
     std::printf("%-64s %10.3f\n", vs[v].name, median(lat));

@@ -223,7 +223,8 @@ int main(int argc, char** argv) {
       for (int r = 0; r < rounds + 1; ++r) {
         auto t0 = clk::now();
         for (int k = 0; k < launches; ++k)
-          ndl::detail::cuda_range_kernel<payload_t, 1><<<static_cast<unsigned>(blocks), 256, 0, s>>>(p, sp);
+          ndl::detail::cuda_range_kernel<payload_t, 1>
+              <<<static_cast<unsigned>(blocks), 256, 0, s>>>(p, sp);
         const double dk = us_since(t0) / launches;
         CHECK(cudaStreamSynchronize(s));
         t0 = clk::now();

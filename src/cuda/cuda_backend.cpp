@@ -394,7 +394,8 @@ void cuda_device::complete(const std::shared_ptr<detail::command>& cmd,
                            cudaError_t status) noexcept {
   if (status != cudaSuccess) {
     try {
-      cmd->fail(cuda_error(status, ("running " + cmd->describe()).c_str(), filter.c_str(), &health));
+      cmd->fail(
+          cuda_error(status, ("running " + cmd->describe()).c_str(), filter.c_str(), &health));
     } catch (...) {
       cmd->fail(std::current_exception());
     }
@@ -484,8 +485,8 @@ void cuda_device::complete_loop() {
   };
   std::vector<stream_track*> to_mark;
   std::vector<poll> polls;
-  std::uint64_t interval = 0;       // the last wait without a completion, 0 after one
-  std::uint64_t eager_since = 0;    // when eager polling last made progress
+  std::uint64_t interval = 0;     // the last wait without a completion, 0 after one
+  std::uint64_t eager_since = 0;  // when eager polling last made progress
   for (;;) {
     bool eager = false;
     std::uint64_t mark_due = UINT64_MAX;
@@ -507,8 +508,8 @@ void cuda_device::complete_loop() {
       for (stream_track* t : active_) {
         if (t->hurry_until) eager = true;
         if (t->unmarked) {
-          const std::uint64_t due = std::min(t->last_push_ns + quiet_ns,
-                                             t->first_unmarked_ns + max_delay_ns);
+          const std::uint64_t due =
+              std::min(t->last_push_ns + quiet_ns, t->first_unmarked_ns + max_delay_ns);
           if (t->hurry_until || t->unmarked >= mark_batch || now >= due)
             to_mark.push_back(t);
           else
@@ -706,8 +707,7 @@ void cuda_backend::execute(std::shared_ptr<detail::command> cmd) {
       // wait is on this record; the event may be recorded again at once.)
       cuda_device& ddev = *static_cast<cuda_device*>(d.marker_owner);
       const cudaEvent_t e = ddev.events.acquire();
-      const cudaError_t recorded =
-          cudaEventRecord(e, static_cast<cudaStream_t>(d.device_stream));
+      const cudaError_t recorded = cudaEventRecord(e, static_cast<cudaStream_t>(d.device_stream));
       const cudaError_t waited =
           recorded == cudaSuccess ? cudaStreamWaitEvent(stream, e, 0) : cudaSuccess;
       ddev.events.release(e);

@@ -33,12 +33,12 @@ struct cuda_device;
 /// them back idle, so a pointer to a track stays valid while the device exists.
 struct stream_track {
   struct marker {
-    cudaEvent_t event;        ///< null when recording it failed (then `error` says why)
-    size_t count;             ///< how many of `cmds`, after the earlier markers', it covers
-    std::uint64_t seq;        ///< unique on the device: identifies the marker once unlocked
-    bool owned;               ///< the track's (returned to the pool when retired), or else
-                              ///< the command's own end event (profiling queues)
-    cudaError_t error;        ///< the failure to record it
+    cudaEvent_t event;  ///< null when recording it failed (then `error` says why)
+    size_t count;       ///< how many of `cmds`, after the earlier markers', it covers
+    std::uint64_t seq;  ///< unique on the device: identifies the marker once unlocked
+    bool owned;         ///< the track's (returned to the pool when retired), or else
+                        ///< the command's own end event (profiling queues)
+    cudaError_t error;  ///< the failure to record it
   };
 
   cudaStream_t stream = nullptr;
@@ -48,13 +48,13 @@ struct stream_track {
   // Guarded by the device's mutex_.
   std::deque<std::shared_ptr<detail::command>> cmds;  ///< enqueued, not finished, in order
   std::deque<marker> markers;                         ///< covering consecutive runs of cmds
-  size_t unmarked = 0;            ///< the last `unmarked` of cmds are covered by no marker
-  std::uint64_t pushed = 0;       ///< commands ever enqueued (the next one's device_seq)
-  std::uint64_t retired = 0;      ///< commands ever taken out (device_seq of cmds.front())
+  size_t unmarked = 0;                  ///< the last `unmarked` of cmds are covered by no marker
+  std::uint64_t pushed = 0;             ///< commands ever enqueued (the next one's device_seq)
+  std::uint64_t retired = 0;            ///< commands ever taken out (device_seq of cmds.front())
   std::uint64_t first_unmarked_ns = 0;  ///< when the oldest unmarked command was enqueued
   std::uint64_t last_push_ns = 0;       ///< when the newest command was enqueued
-  std::uint64_t hurry_until = 0;  ///< a thread waits: poll eagerly until this marker retires
-  bool active = false;            ///< listed in the device's active tracks
+  std::uint64_t hurry_until = 0;        ///< a thread waits: poll eagerly until this marker retires
+  bool active = false;                  ///< listed in the device's active tracks
 };
 
 /// One GPU.
@@ -131,8 +131,8 @@ struct cuda_device {
   std::mutex mutex_;  // guards the tracks' queues, active_, free_tracks_ and the flags below
   std::condition_variable cv_;
   std::vector<std::unique_ptr<stream_track>> tracks_;  // every stream made, until the end
-  std::vector<stream_track*> free_tracks_;              // idle, for the next queue
-  std::vector<stream_track*> active_;                   // with commands in flight
+  std::vector<stream_track*> free_tracks_;             // idle, for the next queue
+  std::vector<stream_track*> active_;                  // with commands in flight
   std::uint64_t next_marker_seq_ = 1;
   std::atomic<std::uint32_t> wake_{0};  // bumped by flushes: ends the completer's spin
   bool stop_ = false;
