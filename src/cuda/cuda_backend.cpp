@@ -264,16 +264,7 @@ void cuda_device::flush(detail::command& cmd) noexcept {
     if (cmd.device_seq < t.retired) return;  // already taken for finishing
     unmarked = cmd.device_seq >= t.pushed - t.unmarked;
   }
-  if (unmarked) mark(t);  // here: this thread is not launching, so this slows nobody
-  bool wake = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (!t.markers.empty() && t.markers.back().seq > t.hurry_until)
-      t.hurry_until = t.markers.back().seq;
-    wake_.fetch_add(1, std::memory_order_relaxed);
-    wake = sleeping_;
-  }
-  if (wake) cv_.notify_one();
+  hurry(t, unmarked);
 }
 
 void cuda_device::flush_track(stream_track& t) noexcept {
@@ -283,7 +274,11 @@ void cuda_device::flush_track(stream_track& t) noexcept {
     if (t.cmds.empty()) return;
     unmarked = t.unmarked != 0;
   }
-  if (unmarked) mark(t);
+  hurry(t, unmarked);
+}
+
+void cuda_device::hurry(stream_track& t, bool unmarked) noexcept {
+  if (unmarked) mark(t);  // here: this thread is not launching, so this slows nobody
   bool wake = false;
   {
     std::lock_guard lock(mutex_);

@@ -114,6 +114,9 @@ struct cuda_device {
 
  private:
   void complete_loop();
+  /// flush() and flush_track(): marks `t` if `unmarked`, then has the completion thread poll
+  /// eagerly until its newest marker is retired.
+  void hurry(stream_track& t, bool unmarked) noexcept;
   void start_completer();
   /// Takes the commands covered by the marker `seq` at the front of t.markers (none when it
   /// is no longer there) and finishes them with `status` (the marker's completion).
