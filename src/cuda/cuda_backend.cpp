@@ -364,6 +364,9 @@ void cuda_device::retire_through(stream_track& t, std::uint64_t seq) noexcept {
   std::vector<std::shared_ptr<detail::command>> done;
   std::vector<cudaEvent_t> evs;
   try {
+    // Not while mark() has counted unmarked commands and not yet covered them: taking some
+    // of those would leave its marker covering more commands than there are.
+    std::lock_guard mark_lock(t.mark_mutex);
     std::lock_guard lock(mutex_);
     if (seq <= t.retired) return;
     const size_t n = static_cast<size_t>(seq - t.retired);
