@@ -345,6 +345,8 @@ bool cuda_device::retire(stream_track& t, std::uint64_t seq, cudaError_t status)
   {
     std::lock_guard lock(mutex_);
     if (t.markers.empty() || t.markers.front().seq != seq) return false;
+    // Another thread is still finishing earlier commands of this stream: later, in order.
+    if (t.finished.load(std::memory_order_acquire) != t.retired) return false;
     try {
       done.reserve(t.markers.front().count);
       evs.reserve(1);
@@ -355,31 +357,53 @@ bool cuda_device::retire(stream_track& t, std::uint64_t seq, cudaError_t status)
   }
   for (cudaEvent_t e : evs)
     events.release(e);
-  for (const auto& cmd : done)
-    complete(cmd, status);
+  complete_taken(t, done, status);
   return true;
 }
 
 void cuda_device::retire_through(stream_track& t, std::uint64_t seq) noexcept {
   std::vector<std::shared_ptr<detail::command>> done;
   std::vector<cudaEvent_t> evs;
-  try {
-    // Not while mark() has counted unmarked commands and not yet covered them: taking some
-    // of those would leave its marker covering more commands than there are.
-    std::lock_guard mark_lock(t.mark_mutex);
-    std::lock_guard lock(mutex_);
-    if (seq <= t.retired) return;
-    const size_t n = static_cast<size_t>(seq - t.retired);
-    done.reserve(n);
-    evs.reserve(t.markers.size());
-    take_front(t, n < t.cmds.size() ? n : t.cmds.size(), done, evs);
-  } catch (...) {
-    return;  // out of memory: the completion thread retires them
+  for (;;) {
+    std::uint64_t wait_for = 0;
+    try {
+      // Not while mark() has counted unmarked commands and not yet covered them: taking some
+      // of those would leave its marker covering more commands than there are.
+      std::lock_guard mark_lock(t.mark_mutex);
+      std::lock_guard lock(mutex_);
+      const std::uint64_t finished = t.finished.load(std::memory_order_acquire);
+      if (finished >= seq) return;  // all of them finished already
+      if (finished == t.retired) {
+        const size_t n = static_cast<size_t>(seq - t.retired);
+        done.reserve(n);
+        evs.reserve(t.markers.size());
+        take_front(t, n < t.cmds.size() ? n : t.cmds.size(), done, evs);
+        break;
+      }
+      // Another thread finishes commands up to t.retired: wait for those before `seq` (only
+      // earlier commands: waiting for later ones could wait for this thread's own callers).
+      wait_for = t.retired < seq ? t.retired : seq;
+    } catch (...) {
+      return;  // out of memory: the completion thread retires them
+    }
+    detail::runtime::get().waiter().wait_until(
+        [&] { return t.finished.load(std::memory_order_acquire) >= wait_for; });
   }
   for (cudaEvent_t e : evs)
     events.release(e);
-  for (const auto& cmd : done)
-    complete(cmd, cudaSuccess);
+  complete_taken(t, done, cudaSuccess);
+}
+
+void cuda_device::complete_taken(stream_track& t,
+                                 const std::vector<std::shared_ptr<detail::command>>& done,
+                                 cudaError_t status) noexcept {
+  for (const auto& cmd : done) {
+    complete(cmd, status);
+    // Release pairs with the acquire loads above; then wake threads waiting in
+    // retire_through() (finish_command's own wake-up came before this count).
+    t.finished.fetch_add(1, std::memory_order_release);
+    detail::runtime::get().waiter().notify();
+  }
 }
 
 std::uint64_t cuda_device::host_time_of(cudaEvent_t e) const {
