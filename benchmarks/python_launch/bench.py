@@ -473,8 +473,7 @@ def machine_info():
     info = {"python": sys.version.split()[0], "platform": platform.platform(),
             "cpus": os.cpu_count(), "numpy": np.__version__,
             "ndlaunch": getattr(nl, "__version__", "?"),
-            "NDL_CPU_THREADS": os.environ.get("NDL_CPU_THREADS"),
-            "NDL_CUDA_WAIT": os.environ.get("NDL_CUDA_WAIT")}
+            "NDL_CPU_THREADS": os.environ.get("NDL_CPU_THREADS")}
     try:
         info["cpus_in_affinity_mask"] = len(os.sched_getaffinity(0))
     except AttributeError:
