@@ -33,6 +33,7 @@ run_preset() {
 }
 
 for stage in "${stages[@]}"; do
+  stage_start=$SECONDS
   case "$stage" in
     dev|asan|tsan|release) run_preset "$stage" ;;
     cuda)
@@ -80,5 +81,6 @@ for stage in "${stages[@]}"; do
       ;;
     *) echo "test.sh: unknown stage '$stage'" >&2; exit 2 ;;
   esac
+  echo "=== test.sh: $stage took $((SECONDS - stage_start)) s ==="
 done
 echo "=== test.sh: all stages passed: ${stages[*]} ==="
