@@ -470,24 +470,27 @@ void cuda_device::complete(const std::shared_ptr<detail::command>& cmd,
 void cuda_device::settle_dependencies(detail::command& cmd, bool succeeded) noexcept {
   // The commands `cmd` was ordered after on the device have completed there. Those on this
   // device that are still listed on their streams (their marker not polled yet) succeeded if
-  // `cmd` did (errors on a device are sticky): they are finished here. Those on other devices
-  // are left to their completion thread, asked to hurry. Either way a command never
-  // completes before what it depends on.
-  bool pending = false;
+  // `cmd` did (errors on a device are sticky): they are finished here, in order
+  // (retire_through returns once they are). Those on other devices are left to their
+  // completion thread, asked to hurry, and waited for. So a command never completes before
+  // what it depends on, unless it failed: then nothing is waited for, since on this device
+  // only this thread (the completion thread, or the one retiring) may be there to notice
+  // the dependencies' own failure.
+  bool other_devices = false;
   for (const auto& dep : cmd.device_waits) {
     if (dep->is_complete()) continue;
     const detail::command& d = *dep->owner;
-    if (succeeded && d.marker_owner == this)
+    if (succeeded && d.marker_owner == this) {
       retire_through(*static_cast<stream_track*>(d.device_track), d.device_seq + 1);
-    else
+    } else {
       detail::flush_completion(*dep);
-    pending = pending || !dep->is_complete();
+      other_devices = other_devices || (succeeded && d.marker_owner != this);
+    }
   }
-  // Any left are being finished by another thread right now.
-  if (pending)
+  if (other_devices)
     detail::runtime::get().waiter().wait_until([&] {
       for (const auto& dep : cmd.device_waits)
-        if (!dep->is_complete()) return false;
+        if (dep->owner->marker_owner != this && !dep->is_complete()) return false;
       return true;
     });
 }
