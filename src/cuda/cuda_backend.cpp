@@ -511,7 +511,8 @@ void cuda_device::complete_loop() {
   std::vector<stream_track*> to_mark;
   std::vector<poll> polls;
   std::uint64_t interval = 0;     // the last wait without a completion, 0 after one
-  std::uint64_t eager_since = 0;  // when eager polling last made progress
+  std::uint64_t eager_since = 0;  // when eager polling began or last made progress
+  bool was_eager = false;
   for (;;) {
     bool eager = false;
     std::uint64_t mark_due = UINT64_MAX;
@@ -545,6 +546,8 @@ void cuda_device::complete_loop() {
           polls.push_back({t, m.event, m.seq, m.error});
         }
       }
+      if (eager && !was_eager) eager_since = now;  // somebody began to wait
+      was_eager = eager;
     }
     for (stream_track* t : to_mark)
       mark(*t);
@@ -569,7 +572,6 @@ void cuda_device::complete_loop() {
         detail::progress::pause();
       continue;
     }
-    if (!eager) eager_since = now;
     interval = interval < lazy_min_ns ? lazy_min_ns : std::min(2 * interval, lazy_max_ns);
     if (eager) interval = lazy_min_ns;
     std::uint64_t wait = interval;
