@@ -120,6 +120,7 @@ struct command {
   // A backend that notices the completion of enqueued commands lazily (CUDA: a few at a time,
   // see ADR 0008) asks it here to notice this one promptly, because a thread waits for it.
   void (*flush)(command&) noexcept = nullptr;
+  bool lazy_completion = false;      // its backend orders on the device (set at creation)
   std::atomic<bool> awaited{false};  // a thread waits for it (set by flush_completion())
 #if NDL_CHECKED
   unsigned long long check_tag = 0;  // CUDA kernels: the tag of the launch's check slot
@@ -173,7 +174,8 @@ struct out_of_bounds_error : error {
 /// complete, that a thread is about to wait for it (see command::flush).
 inline void flush_completion(const event_state& s) noexcept {
   command* c = s.owner;
-  if (!c || s.is_complete()) return;
+  // Commands of other backends (the CPU pool) complete eagerly: nothing to ask, no store.
+  if (!c || !c->lazy_completion || s.is_complete()) return;
   // seq_cst on both sides (here: store awaited, load enqueued; the backend: store enqueued,
   // load awaited): a command enqueued meanwhile is flushed by one of the two, or both.
   c->awaited.store(true, std::memory_order_seq_cst);

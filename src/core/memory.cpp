@@ -221,12 +221,11 @@ void* malloc(size_t bytes, const queue& q, usm_kind kind) {
     auto& rt = detail::runtime::get();
     rt.flush_all();
     for (int i = 0; i < 100 && !p; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      // Once nothing is in flight, everything has been released: one last try.
+      const bool drained = rt.in_flight.load(std::memory_order_acquire) == 0;
+      if (!drained) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       p = dev.owner->allocate(dev.ordinal, kind, bytes ? bytes : 1);
-      if (rt.in_flight.load(std::memory_order_acquire) == 0 && !p) {
-        p = dev.owner->allocate(dev.ordinal, kind, bytes ? bytes : 1);
-        break;
-      }
+      if (drained) break;
     }
   }
   if (!p)

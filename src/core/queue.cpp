@@ -50,6 +50,7 @@ std::string queue_impl::describe() const {
 std::shared_ptr<command> queue_impl::make_command(command_kind kind,
                                                   std::shared_ptr<queue_impl> self) const {
   auto cmd = std::make_shared<command>(kind, std::move(self), options_.enable_profiling);
+  cmd->lazy_completion = device_ordering_;
   if (options_.enable_profiling) {
     cmd->device_event.t_submit = now_ns();
     cmd->host_event.t_submit = cmd->device_event.t_submit;

@@ -159,7 +159,7 @@ stream_track* cuda_device::take_track() {
   NDL_CUDA_CHECK(*this, cudaStreamCreateWithFlags(&t->stream, cudaStreamNonBlocking));
   try {
     std::lock_guard lock(mutex_);
-    // give_track() and activate() never allocate: room for every track.
+    // give_track() and push() never allocate for these lists: room for every track.
     free_tracks_.reserve(tracks_.size() + 1);
     active_.reserve(tracks_.size() + 1);
     tracks_.push_back(std::move(t));
@@ -185,11 +185,6 @@ void cuda_device::start_completer() {
   completer_ = std::thread([this] { complete_loop(); });
 }
 
-void cuda_device::activate(stream_track& t) {
-  active_.push_back(&t);  // capacity reserved by take_track()
-  t.active = true;
-}
-
 void cuda_device::push(stream_track& t, const std::shared_ptr<detail::command>& cmd,
                        cudaEvent_t end) {
   const std::uint64_t now = detail::now_ns();
@@ -200,6 +195,7 @@ void cuda_device::push(stream_track& t, const std::shared_ptr<detail::command>& 
       start_completer();
       started_ = true;
     }
+    const bool was_idle = t.cmds.empty();  // then not listed in active_
     if (end) {
       // Recorded after the command and after every unmarked one before it.
       t.markers.push_back({end, t.unmarked + 1, next_marker_seq_++, false, cudaSuccess});
@@ -216,7 +212,7 @@ void cuda_device::push(stream_track& t, const std::shared_ptr<detail::command>& 
     }
     cmd->device_seq = t.pushed++;
     t.last_push_ns = now;
-    if (!t.active) activate(t);
+    if (was_idle) active_.push_back(&t);  // capacity reserved by take_track()
     wake = idle_;
   }
   // The completion thread sleeps without a timeout only when no command is in flight: the
@@ -327,8 +323,7 @@ void cuda_device::take_front(stream_track& t, size_t n,
     t.cmds.pop_front();
   }
   t.retired += n;
-  if (t.cmds.empty()) {
-    t.active = false;
+  if (t.cmds.empty()) {  // no longer active
     t.hurry_until = 0;
     for (size_t i = 0; i < active_.size(); ++i)
       if (active_[i] == &t) {

@@ -54,7 +54,6 @@ struct stream_track {
   std::uint64_t first_unmarked_ns = 0;  ///< when the oldest unmarked command was enqueued
   std::uint64_t last_push_ns = 0;       ///< when the newest command was enqueued
   std::uint64_t hurry_until = 0;        ///< a thread waits: poll eagerly until this marker retires
-  bool active = false;                  ///< listed in the device's active tracks
   /// Commands finished: those taken out are finished in order, by one thread at a time (a
   /// thread takes commands out only when finished == retired), so that the commands of a
   /// stream complete in the order they were enqueued whichever thread finishes them.
@@ -134,7 +133,6 @@ struct cuda_device {
   /// complete() for the commands `done` taken out of `t`, in order, counting them finished.
   void complete_taken(stream_track& t, const std::vector<std::shared_ptr<detail::command>>& done,
                       cudaError_t status) noexcept;
-  void activate(stream_track& t);  // mutex_ held
 
   cudaEvent_t ref_event_ = nullptr;  // timed, recorded at ref_ns_
   std::uint64_t ref_ns_ = 0;
