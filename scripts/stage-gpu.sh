@@ -22,4 +22,6 @@ for lib in $(ldd "$out"/bin/* | awk '/=>/ {print $3}' | sort -u); do
   esac
 done
 cp "$(dirname "$0")/gpu-suite.sh" "$out/run-suite.sh"
+# Kernels compiled at run time (rt_kernel_test) include ndlaunch's headers.
+cp -r "$(dirname "$0")/../include" "$out/include"
 echo "staged $(ls "$out/bin" | wc -l) binaries and $(ls "$out/lib" | wc -l) libraries in $out"
