@@ -56,8 +56,9 @@ class backend {
   }
 
   /// Runs a command whose dependencies have all completed. The backend must eventually call
-  /// `finish_command(cmd)` exactly once, from any thread.
-  virtual void execute(std::shared_ptr<command> cmd) = 0;
+  /// `finish_command(cmd)` exactly once, from any thread. (By reference: the caller holds the
+  /// command throughout; a backend copies it where it keeps it.)
+  virtual void execute(const std::shared_ptr<command>& cmd) = 0;
 
   /// A thread is about to wait for every command of the queue with `queue_state` (from
   /// make_queue_state): a backend that notices completions lazily should notice them soon.

@@ -109,8 +109,12 @@ void dependency_done(const std::shared_ptr<command>& cmd, const std::exception_p
     std::lock_guard lock(cmd->failure_mutex);
     if (!cmd->dependency_error) cmd->dependency_error = error;
   }
-  // acq_rel: the thread that takes `pending` to zero sees every dependency's error.
-  if (cmd->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) start(cmd);
+  // acq_rel: the thread that takes `pending` to zero sees every dependency's error. A count
+  // of one is the caller's own hold, the last (every other one was counted down before): no
+  // read-modify-write needed (the common case, a submission with no host-side dependency).
+  if (cmd->pending.load(std::memory_order_acquire) == 1 ||
+      cmd->pending.fetch_sub(1, std::memory_order_acq_rel) == 1)
+    start(cmd);
 }
 
 void finish_command(const std::shared_ptr<command>& cmd) noexcept {

@@ -144,8 +144,10 @@ launch_events submit_async(const std::shared_ptr<queue_impl>& q, const kernel_re
   auto cmd = make_launch(q, record);
   cmd->payload = std::move(payload);
   q->submit(cmd, deps);
-  return {event(std::shared_ptr<event_state>(cmd, &cmd->host_event)),
-          event(std::shared_ptr<event_state>(cmd, &cmd->device_event))};
+  // The events alias the command; the last one takes over this function's reference.
+  event device_event(std::shared_ptr<event_state>(cmd, &cmd->device_event));
+  event_state* host = &cmd->host_event;
+  return {event(std::shared_ptr<event_state>(std::move(cmd), host)), std::move(device_event)};
 }
 
 std::shared_ptr<queue_impl> infer_queue(const std::type_info& kernel, const char* name,

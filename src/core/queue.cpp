@@ -77,9 +77,11 @@ void queue_impl::submit(const std::shared_ptr<command>& cmd, event_list deps) {
       std::lock_guard lock(mutex_);
       prev = std::exchange(last_, cmd);
     }
-    if (prev)
-      add_dependency(cmd, std::shared_ptr<event_state>(prev, &prev->device_event),
-                     /*propagate=*/false);
+    if (prev) {
+      // The dependency takes over the reference the queue held (no count traffic).
+      event_state* ev = &prev->device_event;
+      add_dependency(cmd, std::shared_ptr<event_state>(std::move(prev), ev), /*propagate=*/false);
+    }
   }
   // Drop the submitter's own hold; starts the command if every dependency is complete.
   dependency_done(cmd, nullptr, false);

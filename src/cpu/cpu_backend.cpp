@@ -82,7 +82,7 @@ size_t cpu_backend::chunks_for(size_t units, size_t grain) const {
   return by_grain < max_chunks ? by_grain : max_chunks;
 }
 
-void cpu_backend::execute(std::shared_ptr<detail::command> cmd) {
+void cpu_backend::execute(const std::shared_ptr<detail::command>& cmd) {
   using detail::command_kind;
   size_t units = 0, chunks = 0;
   switch (cmd->kind) {
@@ -126,7 +126,7 @@ void cpu_backend::execute(std::shared_ptr<detail::command> cmd) {
     detail::finish_command(cmd);
     return;
   }
-  pool_.push(std::move(cmd), units, chunks);
+  pool_.push(cmd, units, chunks);
 }
 
 }  // namespace ndl::cpu

@@ -16,7 +16,7 @@ class cpu_backend final : public detail::backend {
   std::vector<detail::device_info> devices() override;
   void* allocate(int ordinal, usm_kind kind, size_t bytes) override;
   void deallocate(int ordinal, usm_kind kind, void* ptr) noexcept override;
-  void execute(std::shared_ptr<detail::command> cmd) override;
+  void execute(const std::shared_ptr<detail::command>& cmd) override;
   bool help_one() override { return pool_.run_one(); }
   bool has_work() const override { return pool_.has_work(); }
   // cpu_module.cpp: kernels compiled at run time by the host C++ compiler.

@@ -15,8 +15,9 @@ namespace ndl::cuda {
 namespace {
 
 // When the completion thread covers a stream's unmarked commands with a marker (ADR 0008):
-// once the stream has had no new command for quiet_ns (the launching thread paused), once the
-// oldest has waited max_delay_ns, or once mark_batch are waiting. Any work the completion
+// once the stream has had no new command for quiet_ns (the launching thread paused: seen as an
+// unchanged count of commands between two of its looks, so launches read no clock), once it
+// has seen them waiting for max_delay_ns, or once mark_batch are waiting. Any work the completion
 // thread does while another thread launches slows that thread (driver calls, and finishing
 // commands: freeing what the launcher allocated, touching the queue's counters), by 0.5 to
 // 1.5 us a launch on an H100 with a marker every 32 commands; so during a burst it waits. A
@@ -187,7 +188,6 @@ void cuda_device::start_completer() {
 
 void cuda_device::push(stream_track& t, const std::shared_ptr<detail::command>& cmd,
                        cudaEvent_t end) {
-  const std::uint64_t now = detail::now_ns();
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
@@ -208,10 +208,9 @@ void cuda_device::push(stream_track& t, const std::shared_ptr<detail::command>& 
       t.unmarked = 0;
     } else {
       t.cmds.push_back(cmd);
-      if (t.unmarked++ == 0) t.first_unmarked_ns = now;
+      ++t.unmarked;
     }
     cmd->device_seq = t.pushed++;
-    t.last_push_ns = now;
     if (was_idle) active_.push_back(&t);  // capacity reserved by take_track()
     wake = idle_;
   }
@@ -325,6 +324,7 @@ void cuda_device::take_front(stream_track& t, size_t n,
   t.retired += n;
   if (t.cmds.empty()) {  // no longer active
     t.hurry_until = 0;
+    t.unmarked_seen_ns = 0;
     for (size_t i = 0; i < active_.size(); ++i)
       if (active_[i] == &t) {
         active_[i] = active_.back();
@@ -528,9 +528,17 @@ void cuda_device::complete_loop() {
       polls.clear();
       for (stream_track* t : active_) {
         if (t->hurry_until) eager = true;
-        if (t->unmarked) {
+        // Quiet: `pushed` unchanged since a look quiet_ns ago (no clock read per launch).
+        if (t->pushed != t->seen_pushed) {
+          t->seen_pushed = t->pushed;
+          t->seen_change_ns = now;
+        }
+        if (!t->unmarked) {
+          t->unmarked_seen_ns = 0;
+        } else {
+          if (t->unmarked_seen_ns == 0) t->unmarked_seen_ns = now;
           const std::uint64_t due =
-              std::min(t->last_push_ns + quiet_ns, t->first_unmarked_ns + max_delay_ns);
+              std::min(t->seen_change_ns + quiet_ns, t->unmarked_seen_ns + max_delay_ns);
           if (t->hurry_until || t->unmarked >= mark_batch || now >= due)
             to_mark.push_back(t);
           else
@@ -707,7 +715,7 @@ void cuda_backend::flush_all() noexcept {
     d->flush_all();
 }
 
-void cuda_backend::execute(std::shared_ptr<detail::command> cmd) {
+void cuda_backend::execute(const std::shared_ptr<detail::command>& cmd) {
   const auto& dimpl = cmd->queue->device();
   cuda_device& dev = *devices_[static_cast<size_t>(dimpl.ordinal)];
   auto& q = *static_cast<cuda_queue*>(cmd->queue->backend_state());

@@ -51,8 +51,11 @@ struct stream_track {
   size_t unmarked = 0;                  ///< the last `unmarked` of cmds are covered by no marker
   std::uint64_t pushed = 0;             ///< commands ever enqueued (the next one's device_seq)
   std::uint64_t retired = 0;            ///< commands ever taken out (device_seq of cmds.front())
-  std::uint64_t first_unmarked_ns = 0;  ///< when the oldest unmarked command was enqueued
-  std::uint64_t last_push_ns = 0;       ///< when the newest command was enqueued
+  // The completion thread's own view, so that a launch reads no clock: `pushed` at its last
+  // look, when it last saw `pushed` change, and when it first saw commands unmarked (0: not).
+  std::uint64_t seen_pushed = 0;
+  std::uint64_t seen_change_ns = 0;
+  std::uint64_t unmarked_seen_ns = 0;
   std::uint64_t hurry_until = 0;        ///< a thread waits: poll eagerly until this marker retires
   /// Commands finished: those taken out are finished in order, by one thread at a time (a
   /// thread takes commands out only when finished == retired), so that the commands of a
@@ -184,7 +187,7 @@ class cuda_backend final : public detail::backend {
   void deallocate(int ordinal, usm_kind kind, void* ptr) noexcept override;
   bool orders_on_device() const override { return true; }
   std::shared_ptr<void> make_queue_state(int ordinal, bool in_order) override;
-  void execute(std::shared_ptr<detail::command> cmd) override;
+  void execute(const std::shared_ptr<detail::command>& cmd) override;
   bool help_one() override { return false; }
   bool has_work() const override { return false; }
   void synchronize_device(int ordinal) override;
