@@ -48,15 +48,15 @@ struct stream_track {
   // Guarded by the device's mutex_.
   std::deque<std::shared_ptr<detail::command>> cmds;  ///< enqueued, not finished, in order
   std::deque<marker> markers;                         ///< covering consecutive runs of cmds
-  size_t unmarked = 0;                  ///< the last `unmarked` of cmds are covered by no marker
-  std::uint64_t pushed = 0;             ///< commands ever enqueued (the next one's device_seq)
-  std::uint64_t retired = 0;            ///< commands ever taken out (device_seq of cmds.front())
+  size_t unmarked = 0;        ///< the last `unmarked` of cmds are covered by no marker
+  std::uint64_t pushed = 0;   ///< commands ever enqueued (the next one's device_seq)
+  std::uint64_t retired = 0;  ///< commands ever taken out (device_seq of cmds.front())
   // The completion thread's own view, so that a launch reads no clock: `pushed` at its last
   // look, when it last saw `pushed` change, and when it first saw commands unmarked (0: not).
   std::uint64_t seen_pushed = 0;
   std::uint64_t seen_change_ns = 0;
   std::uint64_t unmarked_seen_ns = 0;
-  std::uint64_t hurry_until = 0;        ///< a thread waits: poll eagerly until this marker retires
+  std::uint64_t hurry_until = 0;  ///< a thread waits: poll eagerly until this marker retires
   /// Commands finished: those taken out are finished in order, by one thread at a time (a
   /// thread takes commands out only when finished == retired), so that the commands of a
   /// stream complete in the order they were enqueued whichever thread finishes them.
