@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: sets up a fresh machine, then
-#   1. dev preset (Debug, -Werror): unit + API tests, examples, compile-fail checks
+#   1. (dev preset, Debug, -Werror: unit + API tests, examples, compile-fail checks; only on
+#      request, `scripts/test.sh dev`: every test it runs also runs in the asan stage (Debug,
+#      checked mode) and in the cuda stage (Release, unchecked; without a GPU the CPU device
+#      runs the whole suite), so the default run builds the suite three times, not four)
 #   2. formatting check (clang-format)
 #   3. install + find_package(ndl) consumer build
 #   python: the Python package (pip install . with nanobind + scikit-build-core), its pytest
@@ -17,7 +20,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(dev format package python asan tsan cuda fuzz)
+[ ${#stages[@]} -eq 0 ] && stages=(format package python asan tsan cuda fuzz)
 # The CUDA toolkit's usual place, when its compiler is not on PATH.
 if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH=/usr/local/cuda/bin:$PATH
