@@ -57,7 +57,7 @@ fi
 # deadlocks there inside the driver (2026-11-27, CUDA 13.0, driver 580: both test threads in
 # cudaStreamSynchronize, one of them inside racecheck's callback; no ndlaunch lock held; the
 # test passes natively 300 times in a row and under memcheck). Each takes seconds on an H100
-# (memcheck 148 tests, racecheck 50).
+# (memcheck 148 tests, racecheck 49).
 if [[ $what == *sanitizer* || $what == all ]]; then
   cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
   skip='-*default_constructed_array_argument_is_an_error_not_a_crash*:*swallowing_the_unwind*'
