@@ -317,6 +317,42 @@ int main(int argc, char** argv) {
     rows.push_back(
         {"call_kernel_async over 0 work-items (runtime only)", "us", median(za), 0, 0, "info"});
 
+    // A queue wait that begins while the queue's launch still waits for a CPU command: from
+    // the CPU command's release to the wait's return (raw: one launch + stream sync). The
+    // launch is enqueued only after the wait began, so the wait must have it noticed.
+    {
+      ndl::queue cpu_q(ndl::device{"cpu:0"});
+      std::vector<double> tw, tr;
+      for (int r = 0; r < 200; ++r) {
+        std::atomic<bool> go{false};
+        std::atomic<bool>* flag = &go;
+        const ndl::event gate =
+            ndl::call_kernel_async(cpu_q, ndl::cpu_only([flag](ndl::item<1>) {
+                                     while (!flag->load(std::memory_order_acquire))
+                                       std::this_thread::yield();
+                                   }),
+                                   ndl::range{1}, {})
+                .device_event;
+        (void)ndl::call_kernel_async(q, add_one{}, ndl::range{n}, {gate}, a);
+        clk::time_point released;
+        std::thread opener([&] {
+          std::this_thread::sleep_for(std::chrono::microseconds(300));
+          released = clk::now();
+          go.store(true, std::memory_order_release);
+        });
+        q.wait();
+        const auto back = clk::now();
+        opener.join();
+        tw.push_back(std::chrono::duration<double, std::micro>(back - released).count());
+        auto t0 = clk::now();
+        raw_add_one<<<(n + 255) / 256, 256, 0, s>>>(raw_a, n);
+        CHECK(cudaStreamSynchronize(s));
+        tr.push_back(us_since(t0));
+      }
+      rows.push_back({"  queue wait begun before the launch's CPU dependency completed", "us",
+                      median(tw), median(tr), 0, "info"});
+    }
+
     // 4. A chain of 1000 dependent async launches (each on the previous one's event).
     for (bool in_order : {true, false}) {
       ndl::queue cq(dev, {.in_order = in_order});

@@ -37,6 +37,15 @@ class queue_impl : public std::enable_shared_from_this<queue_impl> {
   /// Waits for every command in flight; throws the first unobserved error.
   void wait();
 
+  /// True while a thread waits for this queue or for everything in flight: a backend that
+  /// notices completions lazily flushes what it enqueues meanwhile (commands that were
+  /// waiting for a host-side dependency when the wait began). seq_cst: pairs with the
+  /// waiter's increment before its flush.
+  bool awaited() const noexcept {
+    return waiting_.load(std::memory_order_seq_cst) != 0 ||
+           runtime::get().waiting_all.load(std::memory_order_seq_cst) != 0;
+  }
+
   /// Called by finish_command().
   void on_finished(const std::shared_ptr<command>& cmd, const std::exception_ptr& error);
 
@@ -58,6 +67,7 @@ class queue_impl : public std::enable_shared_from_this<queue_impl> {
   bool device_ordering_;
   int id_;
   std::atomic<long> in_flight_{0};
+  std::atomic<int> waiting_{0};    // threads in wait()
   std::mutex mutex_;               // guards last_ and failures_
   std::shared_ptr<command> last_;  // in-order queues: the command submitted last
   std::vector<failure_record> failures_;

@@ -49,6 +49,7 @@ runtime::runtime() {
 
 runtime::~runtime() {
   // Work still in flight at exit completes before the backends go away.
+  const waiting_scope waiting(*this);
   flush_all();
   progress_.wait_until([this] { return in_flight.load(std::memory_order_acquire) == 0; });
   default_queues_.clear();

@@ -49,6 +49,24 @@ class runtime {
   /// Commands submitted and not yet finished, in every queue.
   std::atomic<long> in_flight{0};
 
+  /// Threads waiting for every command in flight (ndl::wait, exit, an allocation retrying).
+  /// A backend that notices completions lazily flushes a command it enqueues meanwhile (one
+  /// that was waiting for a dependency when the wait began), as for a queue's wait.
+  std::atomic<int> waiting_all{0};
+
+  /// Counts the calling thread in `waiting_all` while it lives.
+  struct waiting_scope {
+    explicit waiting_scope(runtime& rt) noexcept : rt_(rt) {
+      rt_.waiting_all.fetch_add(1, std::memory_order_seq_cst);
+    }
+    ~waiting_scope() { rt_.waiting_all.fetch_sub(1, std::memory_order_relaxed); }
+    waiting_scope(const waiting_scope&) = delete;
+    waiting_scope& operator=(const waiting_scope&) = delete;
+
+   private:
+    runtime& rt_;
+  };
+
  private:
   runtime();
 

@@ -781,9 +781,10 @@ void cuda_backend::execute(const std::shared_ptr<detail::command>& cmd) {
     }
     // Pairs with the acquire load in queue_impl::add_dependency (the fields above are set)
     // and with flush_completion() (seq_cst: a thread that began waiting meanwhile and did
-    // not see `enqueued` is seen here).
+    // not see `enqueued` is seen here). A thread waiting for the whole queue (or for
+    // everything) counted itself before flushing: what it did not flush is flushed here.
     cmd->enqueued.store(true, std::memory_order_seq_cst);
-    if (cmd->awaited.load(std::memory_order_seq_cst)) dev.flush(*cmd);
+    if (cmd->awaited.load(std::memory_order_seq_cst) || cmd->queue->awaited()) dev.flush(*cmd);
   } catch (...) {
     cmd->fail(std::current_exception());
     detail::finish_command(cmd);
