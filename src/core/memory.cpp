@@ -219,7 +219,7 @@ void* malloc(size_t bytes, const queue& q, usm_kind kind) {
     // are noticed lazily, ADR 0008): have them noticed, then try again for up to 100 ms while
     // commands are still in flight.
     auto& rt = detail::runtime::get();
-    const detail::runtime::waiting_scope waiting(rt);
+    const detail::runtime::waiting_scope waiting(rt.waiting_all);
     rt.flush_all();
     for (int i = 0; i < 100 && !p; ++i) {
       // Once nothing is in flight, everything has been released: one last try.

@@ -117,11 +117,7 @@ void queue_impl::add_dependency(const std::shared_ptr<command>& cmd,
 void queue_impl::wait() {
   {
     // Counted before the flush: a command enqueued after it sees the count (awaited()).
-    waiting_.fetch_add(1, std::memory_order_seq_cst);
-    struct uncount {
-      std::atomic<int>& n;
-      ~uncount() { n.fetch_sub(1, std::memory_order_relaxed); }
-    } guard{waiting_};
+    const runtime::waiting_scope waiting(waiting_);
     if (in_flight_.load(std::memory_order_acquire) != 0) dev_.owner->flush_queue(backend_state());
     runtime::get().waiter().wait_until(
         [this] { return in_flight_.load(std::memory_order_acquire) == 0; });

@@ -68,7 +68,7 @@ void synchronize_device(const device& dev) {
 
 void drain_in_flight() {
   auto& rt = runtime::get();
-  const runtime::waiting_scope waiting(rt);
+  const runtime::waiting_scope waiting(rt.waiting_all);
   rt.flush_all();
   rt.waiter().wait_until([&] { return rt.in_flight.load(std::memory_order_acquire) == 0; });
 }

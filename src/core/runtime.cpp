@@ -49,7 +49,7 @@ runtime::runtime() {
 
 runtime::~runtime() {
   // Work still in flight at exit completes before the backends go away.
-  const waiting_scope waiting(*this);
+  const waiting_scope waiting(waiting_all);
   flush_all();
   progress_.wait_until([this] { return in_flight.load(std::memory_order_acquire) == 0; });
   default_queues_.clear();

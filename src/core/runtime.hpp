@@ -54,17 +54,19 @@ class runtime {
   /// that was waiting for a dependency when the wait began), as for a queue's wait.
   std::atomic<int> waiting_all{0};
 
-  /// Counts the calling thread in `waiting_all` while it lives.
-  struct waiting_scope {
-    explicit waiting_scope(runtime& rt) noexcept : rt_(rt) {
-      rt_.waiting_all.fetch_add(1, std::memory_order_seq_cst);
+  /// Counts the calling thread in a count of waiting threads (`waiting_all`, a queue's) while
+  /// it lives. seq_cst: the count is visible before the waiter's flush.
+  class waiting_scope {
+   public:
+    explicit waiting_scope(std::atomic<int>& count) noexcept : count_(count) {
+      count_.fetch_add(1, std::memory_order_seq_cst);
     }
-    ~waiting_scope() { rt_.waiting_all.fetch_sub(1, std::memory_order_relaxed); }
+    ~waiting_scope() { count_.fetch_sub(1, std::memory_order_relaxed); }
     waiting_scope(const waiting_scope&) = delete;
     waiting_scope& operator=(const waiting_scope&) = delete;
 
    private:
-    runtime& rt_;
+    std::atomic<int>& count_;
   };
 
  private:
